@@ -1,0 +1,106 @@
+"""POST reports to the collector and drain the spool in order (SPEC §5 /api/v1/reports).
+
+Outcomes: accepted (2xx), retryable (no answer, timeout, 5xx, 408, 429: the report stays
+spooled and is tried again next cycle), permanent (any other 4xx: the collector will
+never take this body, so it is logged with the reason and dropped, not retried forever).
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+import requests
+
+from agent.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+class Outcome(str, enum.Enum):
+    ACCEPTED = "accepted"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    status: int | None  # None when no HTTP answer came back
+    reason: str
+
+
+def classify(status: int) -> Outcome:
+    """Pure: HTTP status -> what to do with the spooled report."""
+    if 200 <= status < 300:
+        return Outcome.ACCEPTED
+    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+        return Outcome.PERMANENT
+    return Outcome.RETRYABLE  # 5xx, 408, 429, and anything unexpected (1xx, 3xx)
+
+
+class Sender:
+    def __init__(self, url: str, token: str, timeout: float, verify_tls: bool = True) -> None:
+        self.endpoint = url.rstrip("/") + "/api/v1/reports"
+        self._timeout = timeout
+        self._verify = verify_tls
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        self._session.headers["Content-Type"] = "application/json"
+        self.sent_total: Counter[str] = Counter({o.value: 0 for o in Outcome})
+
+    def send(self, body: bytes) -> SendResult:
+        try:
+            response = self._session.post(self.endpoint, data=body, timeout=self._timeout,
+                                          verify=self._verify, allow_redirects=False)
+        except requests.RequestException as exc:
+            result = SendResult(Outcome.RETRYABLE, None, f"{type(exc).__name__}: {exc}")
+        else:
+            result = SendResult(classify(response.status_code), response.status_code,
+                                _reason(response))
+        self.sent_total[result.outcome.value] += 1
+        return result
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _reason(response: requests.Response) -> str:
+    # the collector answers {"error": "..."} (SPEC §5); fall back to the raw text
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return body["error"][:300]
+    except ValueError:
+        pass
+    return (response.text or response.reason or "")[:300]
+
+
+def drain(spool: Spool, sender: Sender, stop: threading.Event | None = None) -> int:
+    """Send spooled reports oldest first until one fails or the spool is empty.
+
+    Stopping at the first retryable failure keeps the order; removing a file only after
+    a 2xx means nothing is sent twice. Returns how many were accepted.
+    """
+    accepted = 0
+    while stop is None or not stop.is_set():
+        head = spool.oldest()
+        if head is None:
+            break
+        item, body = head
+        result = sender.send(body)
+        if result.outcome is Outcome.RETRYABLE:
+            logger.warning("collector unavailable (%s %s); %d report(s) kept in the spool",
+                           result.status or "no answer", result.reason, len(spool))
+            break
+        if result.outcome is Outcome.PERMANENT:
+            logger.error("collector refused report %s with HTTP %s: %s; report dropped",
+                         item.name, result.status, result.reason)
+        else:
+            accepted += 1
+        spool.remove(item)
+    return accepted

@@ -1,0 +1,163 @@
+"""SLA periods: the calendar month and the contract year, in the service's time zone.
+
+contract §3: a month runs from the 1st 00:00 local to the next 1st 00:00 local, so a
+month with a DST change is one hour shorter or longer (October 2026 in Paris lasts
+2,682,000 s). Lengths are always computed on UTC epoch seconds, never by subtracting
+two local datetimes.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from collector.domain.intervals import ts
+
+logger = logging.getLogger(__name__)
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    YEAR = "year"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[start, end) in the service zone; `index` is the month (1-12) or the contract year (>=1)."""
+
+    kind: PeriodKind
+    start: datetime
+    end: datetime
+    index: int
+
+    @property
+    def start_ts(self) -> int:
+        return ts(self.start)
+
+    @property
+    def end_ts(self) -> int:
+        return ts(self.end)
+
+    @property
+    def seconds(self) -> int:
+        return self.end_ts - self.start_ts
+
+    @property
+    def label(self) -> str:
+        if self.kind is PeriodKind.MONTH:
+            return f"{self.start.year:04d}-{self.start.month:02d}"
+        return f"contract year {self.index}"
+
+    def is_complete(self, now: datetime) -> bool:
+        return ts(now) >= self.end_ts
+
+
+def zone(tz: ZoneInfo | str) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else _zone(tz)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+@lru_cache(maxsize=4096)
+def _month_period(year: int, month: int, tz: ZoneInfo) -> Period:
+    if not 1 <= month <= 12:
+        raise ValueError(f"month is not in 1..12 (got {month})")
+    nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    start = _local_midnight(date(year, month, 1), tz)
+    return Period(PeriodKind.MONTH, start, _local_midnight(nxt, tz), month)
+
+
+def month_period(year: int, month: int, tz: ZoneInfo | str) -> Period:
+    """The calendar month `year-month` in zone `tz`."""
+    return _month_period(year, month, zone(tz))
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """'YYYY-MM' -> (year, month); ValueError quoting the bad value."""
+    m = _MONTH_RE.match(text.strip())
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"month is not YYYY-MM (got {text!r})")
+    return int(m.group(1)), int(m.group(2))
+
+
+def current_month(now: datetime, tz: ZoneInfo | str) -> Period:
+    """The month containing `now`, as seen in the service zone."""
+    local = now.astimezone(zone(tz))
+    return month_period(local.year, local.month, tz)
+
+
+def anniversary(commissioned: date, years: int) -> date:
+    """`commissioned` plus whole years. A 29 February falls back to 28 February in
+    common years (French civil practice, art. 641 CPC: with no identical day, the term
+    ends on the last day of the month), so consecutive years stay contiguous."""
+    y = commissioned.year + years
+    try:
+        return commissioned.replace(year=y)
+    except ValueError:
+        return date(y, 2, 28)
+
+
+@lru_cache(maxsize=4096)
+def _contract_year(commissioned: date, n: int, tz: ZoneInfo) -> Period:
+    if n < 1:
+        raise ValueError(f"contract year is not >= 1 (got {n})")
+    start = _local_midnight(anniversary(commissioned, n - 1), tz)
+    end = _local_midnight(anniversary(commissioned, n), tz)
+    return Period(PeriodKind.YEAR, start, end, n)
+
+
+def contract_year(commissioned: date, n: int, tz: ZoneInfo | str) -> Period:
+    """Contract year n (1 = from the commissioning date 00:00 local, one calendar year).
+
+    contract §3 / original 5.1: "Le temps est l'année et débute à la Date de Mise en Service".
+    """
+    return _contract_year(commissioned, n, zone(tz))
+
+
+def contract_year_at(commissioned: date, now: datetime, tz: ZoneInfo | str) -> Period:
+    """The contract year containing `now` (year 1 before the commissioning date)."""
+    local = now.astimezone(zone(tz)).date()
+    n = max(1, local.year - commissioned.year + 1)
+    while n > 1 and anniversary(commissioned, n - 1) > local:
+        n -= 1
+    return contract_year(commissioned, n, tz)
+
+
+def months_within(period: Period) -> tuple[Period, ...]:
+    """Calendar months that intersect `period`, each clipped to it.
+
+    Used by the year report: credits are paid per month (contract §5, §6), so the
+    year's credits are the sum of its months'. A contract year that starts mid-month
+    begins and ends with a partial month.
+    """
+    return _months_within(period)
+
+
+@lru_cache(maxsize=4096)
+def _months_within(period: Period) -> tuple[Period, ...]:
+    tz = period.start.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    out: list[Period] = []
+    y, m = period.start.year, period.start.month
+    while True:
+        month = _month_period(y, m, tz)
+        if month.start >= period.end:
+            break
+        start = max(month.start, period.start)
+        end = min(month.end, period.end)
+        out.append(Period(PeriodKind.MONTH, start, end, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return tuple(out)

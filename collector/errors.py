@@ -1,0 +1,26 @@
+"""Errors with fields, raised where the caller decides what to do."""
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration file, each naming the file and the key."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+        self.path = path
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return [f"{self.path}: {p}" for p in self.problems]
+
+
+class NotFound(Exception):
+    """A resource that does not exist, or that the caller may not see (both answer 404)."""
+
+
+class Conflict(Exception):
+    """A change that contradicts the current state (409)."""
+
+
+class Invalid(Exception):
+    """A request that is well-formed but not acceptable (422); the message names the field."""
