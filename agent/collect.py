@@ -89,7 +89,8 @@ def _guarded(name: str, step: Callable[[], T], errors: list[dict[str, str]]) -> 
     # report-format: a probe that fails is listed in `errors`, its section is null
     try:
         return step()
-    except Exception as exc:  # probe boundary: one broken probe must not lose the report
+    # probe boundary: one broken probe must not lose the report
+    except Exception as exc:  # noqa: BLE001
         logger.warning("probe %s failed: %s", name, exc)
         errors.append({"probe": name, "error": f"{type(exc).__name__}: {exc}"})
         return None

@@ -52,13 +52,14 @@ class Sender:
         self._session.headers["Authorization"] = f"Bearer {token}"
         self._session.headers["Content-Type"] = "application/json"
         self.sent_total: Counter[str] = Counter({o.value: 0 for o in Outcome})
+        self.reachable: bool | None = None  # None until the first attempt
 
     def send(self, body: bytes) -> SendResult:
         try:
             response = self._session.post(self.endpoint, data=body, timeout=self._timeout,
                                           verify=self._verify, allow_redirects=False)
         except requests.RequestException as exc:
-            result = SendResult(Outcome.RETRYABLE, None, f"{type(exc).__name__}: {exc}")
+            result = SendResult(Outcome.RETRYABLE, None, f"{type(exc).__name__}: {exc}"[:300])
         else:
             result = SendResult(classify(response.status_code), response.status_code,
                                 _reason(response))
@@ -73,8 +74,9 @@ def _reason(response: requests.Response) -> str:
     # the collector answers {"error": "..."} (SPEC §5); fall back to the raw text
     try:
         body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("error"), str):
-            return body["error"][:300]
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, str):
+            return error[:300]
     except ValueError:
         pass
     return (response.text or response.reason or "")[:300]
@@ -94,9 +96,15 @@ def drain(spool: Spool, sender: Sender, stop: threading.Event | None = None) -> 
         item, body = head
         result = sender.send(body)
         if result.outcome is Outcome.RETRYABLE:
-            logger.warning("collector unavailable (%s %s); %d report(s) kept in the spool",
-                           result.status or "no answer", result.reason, len(spool))
+            # one warning per outage, not one per cycle
+            log = logger.warning if sender.reachable is not False else logger.debug
+            log("collector unavailable (%s: %s); %d report(s) kept in the spool",
+                result.status or "no answer", result.reason, len(spool))
+            sender.reachable = False
             break
+        if sender.reachable is False:
+            logger.info("collector reachable again; sending %d spooled report(s)", len(spool))
+        sender.reachable = True
         if result.outcome is Outcome.PERMANENT:
             logger.error("collector refused report %s with HTTP %s: %s; report dropped",
                          item.name, result.status, result.reason)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from collector.config import (
@@ -182,7 +182,7 @@ def _service(raw: object, i: int, tz: str, problems: list[str]) -> Service:
         id=t.get("id", str, None, _ident) or f"#{i}",
         client=t.get("client", str, ""),
         target=t.get("target", float, 99.9, lambda v: None if 0 < v <= 100 else "not in (0, 100]"),
-        monthly_fee=fee if fee is not None else Decimal("0"),
+        monthly_fee=fee if fee is not None else Decimal(0),
         currency=t.get("currency", str, "EUR"),
         gtr=t.get("gtr", float, 14400.0, _positive),
         commissioned=commissioned or dt.date(1970, 1, 1),

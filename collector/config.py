@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -123,7 +123,7 @@ class Config:
     path: str
     listen: str = "127.0.0.1:8480"
     database: str = "sqlite:///var/lib/vigie/collector.db"
-    admin_token: Secret = Secret("")
+    admin_token: Secret = field(default_factory=lambda: Secret(""))
     timezone: str = "Europe/Paris"
     public_url: str = ""
     report_retention_days: int = 35

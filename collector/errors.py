@@ -24,3 +24,25 @@ class Conflict(Exception):
 
 class Invalid(Exception):
     """A request that is well-formed but not acceptable (422); the message names the field."""
+
+
+class DatabaseTooNew(Exception):
+    """The database was migrated by a newer Vigie: refuse it rather than misread it."""
+
+    def __init__(self, revision: str, known_head: str) -> None:
+        super().__init__(f"database schema revision {revision!r} is newer than this version of "
+                         f"vigie-collector knows (newest known: {known_head!r}); upgrade vigie")
+        self.revision = revision
+        self.known_head = known_head
+
+
+class Unauthorized(Exception):
+    """No token, or a token nobody was given (401)."""
+
+
+class Forbidden(Exception):
+    """A known principal asking for something it may not do (403)."""
+
+
+class TooLarge(Exception):
+    """A request body over the limit (413)."""

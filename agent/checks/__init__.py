@@ -7,6 +7,7 @@ Public interface used by the agent's config loader, scheduler and exporter:
   `close()`
 - `metric_families(results) -> Iterable[Metric]` for a prometheus-client Collector
 """
+
 from __future__ import annotations
 
 from agent.checks.config import parse_checks

@@ -3,6 +3,7 @@
 contract §7 (4.6): databases saved daily at 22:00, files nightly, both kept 28 days; the
 client must check that backups work.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,11 @@ class BackupEntry:
 
 
 def read_entries(path: str) -> list[BackupEntry]:
-    """Top-level files and folders of the backup folder (not recursive: a backup tree can be huge)."""
+    """Top-level files and folders of the folder (not recursive: a backup tree can be huge)."""
     with os.scandir(path) as scan:
-        return [BackupEntry(entry.name, entry.stat(follow_symlinks=False).st_mtime) for entry in scan]
+        return [
+            BackupEntry(entry.name, entry.stat(follow_symlinks=False).st_mtime) for entry in scan
+        ]
 
 
 def _day(epoch: float, tz: tzinfo | None) -> date:
@@ -46,8 +49,12 @@ def evaluate(
     """Newest older than max_age -> critical; fewer than retention_days distinct days with a
     backup among today and the retention_days previous days -> warning."""
     if not entries:
-        return Outcome(Status.CRITICAL, f"no backup in {spec.path}", None,
-                       {"path": spec.path, "count": 0, "age_seconds": None})
+        return Outcome(
+            Status.CRITICAL,
+            f"no backup in {spec.path}",
+            None,
+            {"path": spec.path, "count": 0, "age_seconds": None},
+        )
     newest = max(entries, key=lambda entry: entry.mtime)
     age = max(0.0, now - newest.mtime)  # a clock-skewed future mtime counts as fresh
     today = _day(now, tz)
@@ -55,23 +62,31 @@ def evaluate(
     covered = {_day(entry.mtime, tz) for entry in entries} & window
     missing = sorted(window - covered - {today})[-MAX_MISSING_LISTED:]  # today may not have run yet
     data = {
-        "path": spec.path, "count": len(entries), "newest": newest.name, "age_seconds": age,
-        "max_age_seconds": spec.max_age, "days_covered": len(covered),
-        "retention_days": spec.retention_days, "missing_days": [day.isoformat() for day in missing],
+        "path": spec.path,
+        "count": len(entries),
+        "newest": newest.name,
+        "age_seconds": age,
+        "max_age_seconds": spec.max_age,
+        "days_covered": len(covered),
+        "retention_days": spec.retention_days,
+        "missing_days": [day.isoformat() for day in missing],
     }
     problems: list[str] = []
     status = Status.OK
     if age > spec.max_age:
         status = Status.CRITICAL
-        problems.append(f"newest backup {newest.name!r} is {_hours(age)} old "
-                        f"(max {_hours(spec.max_age)})")
+        problems.append(
+            f"newest backup {newest.name!r} is {_hours(age)} old (max {_hours(spec.max_age)})"
+        )
     if len(covered) < spec.retention_days:
         status = Status.CRITICAL if status is Status.CRITICAL else Status.WARNING
         problems.append(f"only {len(covered)} of the last {spec.retention_days} days have a backup")
     if problems:
         return Outcome(status, "; ".join(problems), None, data)
-    detail = (f"newest backup {newest.name!r} is {_hours(age)} old, "
-              f"{len(covered)} days covered (>= {spec.retention_days})")
+    detail = (
+        f"newest backup {newest.name!r} is {_hours(age)} old, "
+        f"{len(covered)} days covered (>= {spec.retention_days})"
+    )
     return Outcome(Status.OK, detail, None, data)
 
 
@@ -79,6 +94,10 @@ def run(spec: BackupSpec, timeout: float) -> Outcome:
     try:
         entries = read_entries(spec.path)
     except OSError as exc:
-        return Outcome(Status.CRITICAL, f"cannot read backup folder {spec.path}: {exc.strerror}",
-                       None, {"path": spec.path, "error": str(exc)})
+        return Outcome(
+            Status.CRITICAL,
+            f"cannot read backup folder {spec.path}: {exc.strerror}",
+            None,
+            {"path": spec.path, "error": str(exc)},
+        )
     return evaluate(spec, entries, time.time())

@@ -2,6 +2,7 @@
 
 Every error names the file, the key as `checks[INDEX].KEY` and quotes the bad value.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
 COMMON_KEYS = frozenset({"name", "type", "interval", "timeout", "essential", "severity"})
 
-Validator = Callable[[Any], Any]  # returns the clean value or raises ValueError("message")
+Validator = Callable[[Any], Any]  # the clean value, or TypeError/ValueError("message")
 
 
 def _string(value: Any) -> str:
@@ -41,7 +42,7 @@ def _string(value: Any) -> str:
 
 def _positive_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number of seconds (got {value!r})")
+        raise TypeError(f"expected a number of seconds (got {value!r})")
     if value <= 0:
         raise ValueError(f"is not positive (got {value!r})")
     return float(value)
@@ -56,7 +57,7 @@ def _non_negative_number(value: Any) -> float:
 def _int_range(low: int, high: int) -> Validator:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer (got {value!r})")
+            raise TypeError(f"expected an integer (got {value!r})")
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high} (got {value!r})")
         return value
@@ -69,7 +70,7 @@ _port = _int_range(1, 65535)
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false (got {value!r})")
+        raise TypeError(f"expected true or false (got {value!r})")
     return value
 
 
@@ -133,7 +134,7 @@ KIND_KEYS: dict[CheckType, dict[str, tuple[Validator, bool]]] = {
     CheckType.UPDATES: {},
 }
 
-SPEC_CLASSES: dict[CheckType, type[Spec]] = {  # type: ignore[valid-type]
+SPEC_CLASSES: dict[CheckType, type[Spec]] = {
     CheckType.PROCESS: ProcessSpec,
     CheckType.TCP: TcpSpec,
     CheckType.HTTP: HttpSpec,
@@ -145,7 +146,9 @@ SPEC_CLASSES: dict[CheckType, type[Spec]] = {  # type: ignore[valid-type]
 }
 
 
-def parse_checks(entries: list[dict[str, Any]], path: str, default_interval: float) -> list[CheckConfig]:
+def parse_checks(
+    entries: list[dict[str, Any]], path: str, default_interval: float
+) -> list[CheckConfig]:
     """Validate the `[[checks]]` array; raise ConfigError on the first bad entry."""
     if not isinstance(entries, list):
         raise ConfigError(path, "checks", f"expected an array of tables (got {entries!r})")
@@ -154,7 +157,9 @@ def parse_checks(entries: list[dict[str, Any]], path: str, default_interval: flo
     for index, entry in enumerate(entries):
         config = _parse_entry(entry, f"checks[{index}]", path, default_interval)
         if config.name in seen:
-            raise ConfigError(path, f"checks[{index}].name", f"duplicate check name {config.name!r}")
+            raise ConfigError(
+                path, f"checks[{index}].name", f"duplicate check name {config.name!r}"
+            )
         seen.add(config.name)
         configs.append(config)
     return configs
@@ -163,7 +168,7 @@ def parse_checks(entries: list[dict[str, Any]], path: str, default_interval: flo
 def _field(path: str, where: str, key: str, validator: Validator, value: Any) -> Any:
     try:
         return validator(value)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(path, f"{where}.{key}", str(exc)) from None
 
 
@@ -185,9 +190,15 @@ def _parse_entry(entry: Any, where: str, path: str, default_interval: float) -> 
     for key in entry:
         if key not in COMMON_KEYS and key not in kind_keys:
             raise ConfigError(path, f"{where}.{key}", f"unknown key for a {kind.value} check")
-    interval = _field(path, where, "interval", _positive_number, entry.get("interval", default_interval))
+    interval = _field(
+        path, where, "interval", _positive_number, entry.get("interval", default_interval)
+    )
     timeout = _field(
-        path, where, "timeout", _positive_number, entry.get("timeout", min(DEFAULT_TIMEOUT, interval))
+        path,
+        where,
+        "timeout",
+        _positive_number,
+        entry.get("timeout", min(DEFAULT_TIMEOUT, interval)),
     )
     return CheckConfig(
         name=name,
@@ -206,10 +217,14 @@ def _parse_spec(kind: CheckType, entry: dict[str, Any], where: str, path: str) -
         if key in entry:
             values[key] = _field(path, where, key, validator, entry[key])
         elif required:
-            raise ConfigError(path, f"{where}.{key}", f"missing required key for a {kind.value} check")
+            raise ConfigError(
+                path, f"{where}.{key}", f"missing required key for a {kind.value} check"
+            )
     if kind is CheckType.PROCESS and ("process" in values) == ("pattern" in values):
         raise ConfigError(
-            path, f"{where}.process", "give exactly one of `process` (a name) or `pattern` (a regex)"
+            path,
+            f"{where}.process",
+            "give exactly one of `process` (a name) or `pattern` (a regex)",
         )
     if kind is CheckType.TLS:
         warning = values.get("warning_days", TlsSpec.warning_days)
@@ -218,7 +233,7 @@ def _parse_spec(kind: CheckType, entry: dict[str, Any], where: str, path: str) -
             raise ConfigError(
                 path,
                 f"{where}.critical_days",
-                f"is above warning_days (got {critical!r} > {warning!r})",
+                f"is above warning_days (got {critical:g} > {warning:g})",
             )
     spec: Spec = SPEC_CLASSES[kind](**values)
     return spec

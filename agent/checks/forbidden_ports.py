@@ -2,6 +2,7 @@
 
 contract §7 (3.1.2, 3.1.4): IRC services are forbidden on the servers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,7 @@ def _process_name(pid: int | None) -> str | None:
     if pid is None:
         return None
     try:
-        return psutil.Process(pid).name()
+        return str(psutil.Process(pid).name())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
 

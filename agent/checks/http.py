@@ -1,4 +1,5 @@
 """`http` check: a GET answers the expected status (and contains a text) within the timeout."""
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,12 @@ def evaluate(spec: HttpSpec, answer: HttpAnswer) -> Outcome:
         detail = f"GET {spec.url} answered {answer.status_code} without {spec.contains!r}"
         return Outcome(Status.CRITICAL, detail, answer.latency, data)
     millis = (answer.latency or 0.0) * 1000
-    return Outcome(Status.OK, f"GET {spec.url} answered {answer.status_code} in {millis:.0f} ms",
-                   answer.latency, data)
+    return Outcome(
+        Status.OK,
+        f"GET {spec.url} answered {answer.status_code} in {millis:.0f} ms",
+        answer.latency,
+        data,
+    )
 
 
 def run(spec: HttpSpec, timeout: float) -> Outcome:

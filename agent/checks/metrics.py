@@ -1,4 +1,5 @@
 """Prometheus metric families built from the latest check results (SPEC §8: base units)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,9 @@ def metric_families(results: Iterable[dict[str, Any]]) -> Iterator[Metric]:
     """Yield gauges for report `checks` entries, as `runner.CheckRunner.run_due` returns them."""
     results = list(results)
     up = GaugeMetricFamily(
-        "vigie_check_up", "1 when the check is ok or warning, 0 when critical", labels=["check", "type"]
+        "vigie_check_up",
+        "1 when the check is ok or warning, 0 when critical",
+        labels=["check", "type"],
     )
     status = GaugeMetricFamily(
         "vigie_check_status", "1 for the check's current status", labels=["check", "status"]
@@ -39,14 +42,34 @@ def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
 
 
 def _kind_families(results: list[dict[str, Any]]) -> Iterator[Metric]:
-    tls_expiry = _gauge("vigie_tls_cert_expiry_seconds", "Seconds until the certificate's notAfter", ["check"])
-    raid_degraded = _gauge("vigie_raid_degraded", "1 when the md array is degraded or inactive", ["check", "array"])
-    raid_failed = _gauge("vigie_raid_failed_disks", "Members marked (F) in the md array", ["check", "array"])
-    raid_sync = _gauge("vigie_raid_sync_progress_ratio", "Progress of a resync, recovery or check", ["check", "array"])
-    backup_age = _gauge("vigie_backup_age_seconds", "Age of the newest entry in the backup folder", ["check"])
-    backup_days = _gauge("vigie_backup_retention_days", "Distinct days with a backup in the retention window", ["check"])
-    updates = _gauge("vigie_updates_pending", "Pending package updates by contract class", ["check", "kind"])
-    forbidden = _gauge("vigie_forbidden_ports_listening", "Sockets listening on forbidden ports", ["check"])
+    tls_expiry = _gauge(
+        "vigie_tls_cert_expiry_seconds", "Seconds until the certificate's notAfter", ["check"]
+    )
+    raid_degraded = _gauge(
+        "vigie_raid_degraded", "1 when the md array is degraded or inactive", ["check", "array"]
+    )
+    raid_failed = _gauge(
+        "vigie_raid_failed_disks", "Members marked (F) in the md array", ["check", "array"]
+    )
+    raid_sync = _gauge(
+        "vigie_raid_sync_progress_ratio",
+        "Progress of a resync, recovery or check",
+        ["check", "array"],
+    )
+    backup_age = _gauge(
+        "vigie_backup_age_seconds", "Age of the newest entry in the backup folder", ["check"]
+    )
+    backup_days = _gauge(
+        "vigie_backup_retention_days",
+        "Distinct days with a backup in the retention window",
+        ["check"],
+    )
+    updates = _gauge(
+        "vigie_updates_pending", "Pending package updates by contract class", ["check", "kind"]
+    )
+    forbidden = _gauge(
+        "vigie_forbidden_ports_listening", "Sockets listening on forbidden ports", ["check"]
+    )
     processes = _gauge("vigie_process_count", "Processes matching the check", ["check"])
     for result in results:
         name, kind, data = result["name"], result["type"], result.get("data") or {}
@@ -68,5 +91,14 @@ def _kind_families(results: list[dict[str, Any]]) -> Iterator[Metric]:
             forbidden.add_metric([name], float(len(data["listening"])))
         elif kind == "process" and data.get("count") is not None:
             processes.add_metric([name], float(data["count"]))
-    yield from (tls_expiry, raid_degraded, raid_failed, raid_sync, backup_age, backup_days,
-                updates, forbidden, processes)
+    yield from (
+        tls_expiry,
+        raid_degraded,
+        raid_failed,
+        raid_sync,
+        backup_age,
+        backup_days,
+        updates,
+        forbidden,
+        processes,
+    )

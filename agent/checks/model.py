@@ -1,4 +1,5 @@
 """Shared vocabulary of the application checks: kinds, statuses, configs and results."""
+
 from __future__ import annotations
 
 import enum
@@ -91,7 +92,13 @@ class UpdatesSpec:
 
 
 Spec = (
-    ProcessSpec | TcpSpec | HttpSpec | TlsSpec | RaidSpec | BackupSpec | ForbiddenPortsSpec
+    ProcessSpec
+    | TcpSpec
+    | HttpSpec
+    | TlsSpec
+    | RaidSpec
+    | BackupSpec
+    | ForbiddenPortsSpec
     | UpdatesSpec
 )
 

@@ -1,4 +1,5 @@
 """`process` check: enough processes with a given name or command-line pattern are running."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """`raid` check: Linux software RAID (md) state from /proc/mdstat (contract §1, level 2: RAID)."""
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,12 @@ def _parse_header(match: re.Match[str]) -> dict[str, Any]:
         if "(S)" in member.group(3):
             spares.append(member.group(1))
     return {
-        "name": name, "active": state == "active", "level": level, "members": tuple(members),
-        "failed": tuple(failed), "spares": tuple(spares),
+        "name": name,
+        "active": state == "active",
+        "level": level,
+        "members": tuple(members),
+        "failed": tuple(failed),
+        "spares": tuple(spares),
         "read_only": bool(flags and "read-only" in flags),
     }
 
@@ -71,13 +76,19 @@ def _parse_header(match: re.Match[str]) -> dict[str, Any]:
 def _parse_detail(line: str, fields: dict[str, Any]) -> None:
     disks = _DISKS.search(line)
     if disks:
-        fields.update(raid_disks=int(disks.group(1)), working_disks=int(disks.group(2)),
-                      pattern=disks.group(3))
+        fields.update(
+            raid_disks=int(disks.group(1)),
+            working_disks=int(disks.group(2)),
+            pattern=disks.group(3),
+        )
     progress = _PROGRESS.search(line)
     if progress:
         finish = _FINISH.search(line)
-        fields.update(sync_action=progress.group(1), sync_percent=float(progress.group(2)),
-                      finish=finish.group(1) if finish else None)
+        fields.update(
+            sync_action=progress.group(1),
+            sync_percent=float(progress.group(2)),
+            finish=finish.group(1) if finish else None,
+        )
     elif delayed := _DELAYED.search(line):
         fields.update(sync_action=delayed.group(1), sync_percent=0.0)
 
@@ -129,11 +140,20 @@ def evaluate(arrays: Sequence[MdArray]) -> Outcome:
 
 def _array_data(array: MdArray) -> dict[str, Any]:
     return {
-        "name": array.name, "active": array.active, "level": array.level,
-        "members": list(array.members), "failed": list(array.failed), "spares": list(array.spares),
-        "raid_disks": array.raid_disks, "working_disks": array.working_disks,
-        "pattern": array.pattern, "degraded": array.degraded, "sync_action": array.sync_action,
-        "sync_percent": array.sync_percent, "finish": array.finish, "read_only": array.read_only,
+        "name": array.name,
+        "active": array.active,
+        "level": array.level,
+        "members": list(array.members),
+        "failed": list(array.failed),
+        "spares": list(array.spares),
+        "raid_disks": array.raid_disks,
+        "working_disks": array.working_disks,
+        "pattern": array.pattern,
+        "degraded": array.degraded,
+        "sync_action": array.sync_action,
+        "sync_percent": array.sync_percent,
+        "finish": array.finish,
+        "read_only": array.read_only,
     }
 
 

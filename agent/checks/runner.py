@@ -1,4 +1,5 @@
 """Runs the due checks concurrently, each bounded by its timeout, and keeps the latest results."""
+
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.checks import backup, forbidden_ports, http, process, raid, tcp, tls, updates
@@ -31,6 +32,8 @@ RUNNERS: dict[CheckType, RunFunction] = {
 # The scheduler's ticks jitter by a few milliseconds; without slack a 10 s check on a 10 s
 # tick would run only every other tick.
 DUE_SLACK_SECONDS = 0.5
+# Up to 8 checks start at once; a ninth waits for a free thread and its timeout counts
+# from submission, so a host with many slow checks should spread their intervals.
 MAX_WORKERS = 8
 
 
@@ -43,7 +46,7 @@ class _Slot:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _entry(config: CheckConfig, outcome: Outcome, checked_at: datetime) -> dict[str, Any]:
@@ -92,9 +95,12 @@ class CheckRunner:
             if slot.future is not None and not slot.future.done():
                 # The previous run still hangs in its thread (threads cannot be killed):
                 # report it again rather than piling up a second copy.
-                self._store(slot, _failure(
-                    f"timed out after {slot.config.timeout:g} s (previous run still hanging)"
-                ))
+                self._store(
+                    slot,
+                    _failure(
+                        f"timed out after {slot.config.timeout:g} s (previous run still hanging)"
+                    ),
+                )
                 continue
             runner = self._runners[slot.config.type]
             slot.future = self._pool.submit(runner, slot.config.spec, slot.config.timeout)

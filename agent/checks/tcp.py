@@ -1,4 +1,5 @@
 """`tcp` check: a TCP connection to host:port opens within the timeout."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """`tls` check: the certificate verifies (chain and host name) and is far from its notAfter."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from agent.checks.model import Outcome, Status, TlsSpec
 
@@ -36,15 +37,19 @@ def handshake(spec: TlsSpec, timeout: float) -> TlsHandshake:
     context = ssl.create_default_context(cafile=spec.cafile)
     start = time.perf_counter()
     try:
-        with socket.create_connection((spec.host, spec.port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=spec.host) as conn:
-                latency = time.perf_counter() - start
-                cert = conn.getpeercert()
+        with (
+            socket.create_connection((spec.host, spec.port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=spec.host) as conn,
+        ):
+            latency = time.perf_counter() - start
+            cert = conn.getpeercert()
     except ssl.SSLCertVerificationError as exc:
         return TlsHandshake(None, None, error=f"certificate rejected: {exc.verify_message or exc}")
     except (OSError, ssl.SSLError) as exc:
         return TlsHandshake(None, None, error=f"TLS connection failed: {exc}")
-    not_after = ssl.cert_time_to_seconds(str(cert["notAfter"])) if cert else None
+    if not cert:  # only without verification; kept so a surprise is an error, not a crash
+        return TlsHandshake(None, None, error="TLS connection failed: no peer certificate")
+    not_after = ssl.cert_time_to_seconds(str(cert["notAfter"]))
     return TlsHandshake(not_after, latency, _name(cert.get("subject")), _name(cert.get("issuer")))
 
 
@@ -57,7 +62,7 @@ def evaluate(spec: TlsSpec, result: TlsHandshake, now: float) -> Outcome:
     left = result.not_after - now
     days = left / DAY
     data.update(
-        not_after=datetime.fromtimestamp(result.not_after, timezone.utc).isoformat(),
+        not_after=datetime.fromtimestamp(result.not_after, UTC).isoformat(),
         expires_in_seconds=left,
         expires_in_days=round(days, 2),
         subject=result.subject,
@@ -65,7 +70,9 @@ def evaluate(spec: TlsSpec, result: TlsHandshake, now: float) -> Outcome:
     )
     detail = f"{target}: certificate expires in {days:.1f} days"
     if days < spec.critical_days:
-        return Outcome(Status.CRITICAL, f"{detail} (< {spec.critical_days:g})", result.latency, data)
+        return Outcome(
+            Status.CRITICAL, f"{detail} (< {spec.critical_days:g})", result.latency, data
+        )
     if days < spec.warning_days:
         return Outcome(Status.WARNING, f"{detail} (< {spec.warning_days:g})", result.latency, data)
     return Outcome(Status.OK, detail, result.latency, data)

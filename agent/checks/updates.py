@@ -6,6 +6,7 @@ Status policy: pending updates are an inventory, not a fault, so the check is `o
 counts in its detail, data and metrics; it is `warning` only when the package data cannot
 be read (no apt-get, apt-get failing).
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,8 +89,10 @@ def evaluate(updates: Sequence[PendingUpdate], removed: Sequence[str] = ()) -> O
     }
     if not upgrades:
         return Outcome(Status.OK, "no pending updates", None, data)
-    detail = (f"{len(upgrades)} pending update(s): {data['minor']} minor, {data['major']} major"
-              f" ({data['security']} from security)")
+    detail = (
+        f"{len(upgrades)} pending update(s): {data['minor']} minor, {data['major']} major"
+        f" ({data['security']} from security)"
+    )
     return Outcome(Status.OK, detail, None, data)
 
 
@@ -101,7 +104,11 @@ def simulate(timeout: float) -> str:
     env = {**os.environ, "LC_ALL": "C"}  # the parser reads apt's English "Inst" lines
     completed = subprocess.run(
         [apt_get, "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
@@ -113,7 +120,11 @@ def run(spec: UpdatesSpec, timeout: float) -> Outcome:
     try:
         text = simulate(timeout)
     except FileNotFoundError:
-        return Outcome(Status.WARNING, "not a Debian system (no apt-get)", None, {"error": "no apt-get"})
+        return Outcome(
+            Status.WARNING, "not a Debian system (no apt-get)", None, {"error": "no apt-get"}
+        )
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        return Outcome(Status.WARNING, f"cannot read pending updates: {exc}", None, {"error": str(exc)})
+        return Outcome(
+            Status.WARNING, f"cannot read pending updates: {exc}", None, {"error": str(exc)}
+        )
     return evaluate(*parse_simulation(text))

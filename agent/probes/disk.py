@@ -90,11 +90,10 @@ def disk_entries(previous: Mapping[str, CounterSample] | None,
         cur = current[device]
         prev = (previous or {}).get(device)
         elapsed = None if prev is None else cur.at - prev.at
-
-        def rate(key: str) -> float | None:
-            return per_second(None if prev is None else prev.values[key], cur.values[key],
-                              elapsed)
-
+        rate = {
+            key: per_second(None if prev is None else prev.values.get(key), value, elapsed)
+            for key, value in cur.values.items()
+        }
         entries.append({
             "device": device,
             "read_bytes": int(cur.values["read_bytes"]),
@@ -102,8 +101,8 @@ def disk_entries(previous: Mapping[str, CounterSample] | None,
             "reads": int(cur.values["reads"]),
             "writes": int(cur.values["writes"]),
             "busy_seconds": cur.values["busy_seconds"],
-            "read_bytes_per_second": rate("read_bytes"),
-            "write_bytes_per_second": rate("write_bytes"),
-            "busy_ratio": ratio(rate("busy_seconds")),
+            "read_bytes_per_second": rate["read_bytes"],
+            "write_bytes_per_second": rate["write_bytes"],
+            "busy_ratio": ratio(rate["busy_seconds"]),
         })
     return entries

@@ -40,8 +40,10 @@ def failed(target: str, error: str) -> PingResult:
 
 def from_rtts(target: str, sent: int, rtts_ms: Sequence[float]) -> PingResult:
     """Pure: icmplib's millisecond round trips -> a result in seconds."""
+    if sent == 0:
+        return failed(target, "no echo request could be sent")
     received = len(rtts_ms)
-    loss = 1.0 if sent == 0 else round(1.0 - received / sent, 4)
+    loss = round(1.0 - received / sent, 4)
     if not rtts_ms:
         return PingResult(target, sent, 0, loss, None, None, None)
     return PingResult(
@@ -52,6 +54,32 @@ def from_rtts(target: str, sent: int, rtts_ms: Sequence[float]) -> PingResult:
     )
 
 
+CAP_NET_RAW = 13  # linux/capability.h
+
+
+def has_net_raw(proc_status: str) -> bool:
+    """Pure: does a /proc/self/status text show CAP_NET_RAW among the effective capabilities?"""
+    for line in proc_status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
+    return False
+
+
+def raw_sockets_allowed() -> bool:
+    """Root, or the systemd unit's AmbientCapabilities=CAP_NET_RAW: use raw ICMP sockets.
+
+    Otherwise icmplib's unprivileged datagram sockets, which need the user's group in
+    net.ipv4.ping_group_range.
+    """
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            return has_net_raw(fh.read())
+    except OSError:
+        return False
+
+
 def ping_target(target: str, count: int = 3, interval: float = 0.2, timeout: float = 1.0,
                 *, icmp_id: int | None = None) -> PingResult:
     """Ping `target` `count` times; at most about count * (timeout + interval) seconds."""
@@ -60,7 +88,7 @@ def ping_target(target: str, count: int = 3, interval: float = 0.2, timeout: flo
     ident = icmp_id if icmp_id is not None else random.randint(1, 0xFFFE)
     try:
         host = ping(target, count=count, interval=interval, timeout=timeout, id=ident,
-                    privileged=os.geteuid() == 0)
+                    privileged=raw_sockets_allowed())
     except (ICMPLibError, OSError) as exc:
         logger.info("ping %s failed: %s", target, exc)
         return failed(target, f"{type(exc).__name__}: {exc}".rstrip(": "))

@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from holidays.countries.france import France
 
 from collector.domain.intervals import IntervalSet, ts
 
@@ -70,7 +70,7 @@ ALWAYS = CoverageSpec()
 
 @lru_cache(maxsize=64)
 def _french_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.France(years=year).keys())
+    return frozenset(France(years=year).keys())  # type: ignore[no-untyped-call]
 
 
 def is_business_day(day: date, weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)) -> bool:

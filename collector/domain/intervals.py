@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone, tzinfo
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, tzinfo
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ Pair = tuple[int, int]
 
 def ts(moment: datetime) -> int:
     """Epoch seconds of an aware datetime (a naive one is refused: its zone is unknown)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:
         raise ValueError(f"datetime must be timezone-aware (got {moment.isoformat()})")
     return int(moment.timestamp())
 
 
 def dt(seconds: int, tz: tzinfo | None = None) -> datetime:
     """Aware datetime of epoch seconds, in `tz` (UTC by default)."""
-    return datetime.fromtimestamp(seconds, tz or timezone.utc)
+    return datetime.fromtimestamp(seconds, tz or UTC)
 
 
 def _normalize(pairs: Iterable[Pair]) -> tuple[Pair, ...]:
@@ -43,8 +43,7 @@ def _normalize(pairs: Iterable[Pair]) -> tuple[Pair, ...]:
         if e <= s:
             continue
         if started and s <= cur_e:
-            if e > cur_e:
-                cur_e = e
+            cur_e = max(cur_e, e)
             continue
         if started:
             out.append((cur_s, cur_e))
@@ -57,14 +56,16 @@ def _normalize(pairs: Iterable[Pair]) -> tuple[Pair, ...]:
 class IntervalSet:
     """A normalized, immutable set of half-open intervals [start, end) of epoch seconds."""
 
-    __slots__ = ("_iv", "_starts")
+    __slots__ = ("_cum", "_iv", "_starts")
 
     _iv: tuple[Pair, ...]
     _starts: tuple[int, ...] | None
+    _cum: tuple[int, ...] | None  # _cum[i]: total length of the first i intervals
 
     def __init__(self, pairs: Iterable[Pair] = ()) -> None:
         object.__setattr__(self, "_iv", _normalize(pairs))
         object.__setattr__(self, "_starts", None)
+        object.__setattr__(self, "_cum", None)
 
     @classmethod
     def _trusted(cls, iv: tuple[Pair, ...]) -> IntervalSet:
@@ -72,6 +73,7 @@ class IntervalSet:
         new = object.__new__(cls)
         object.__setattr__(new, "_iv", iv)
         object.__setattr__(new, "_starts", None)
+        object.__setattr__(new, "_cum", None)
         return new
 
     @classmethod
@@ -137,6 +139,16 @@ class IntervalSet:
 
     def intersection(self, other: IntervalSet) -> IntervalSet:
         a, b = self._iv, other._iv
+        # A single interval (a 24/7 coverage) is a clip: bisection instead of a walk.
+        if len(b) == 1:
+            return self.clip(b[0][0], b[0][1])
+        if len(a) == 1:
+            return other.clip(a[0][0], a[0][1])
+        # A few outages against a year of business hours: bisect instead of walking.
+        if len(a) * 8 < len(b):
+            return IntervalSet._trusted(tuple(p for s, e in a for p in other.clip(s, e)._iv))
+        if len(b) * 8 < len(a):
+            return IntervalSet._trusted(tuple(p for s, e in b for p in self.clip(s, e)._iv))
         out: list[Pair] = []
         i = j = 0
         while i < len(a) and j < len(b):
@@ -188,8 +200,49 @@ class IntervalSet:
         return IntervalSet._trusted(tuple((s, e) for s, e in out if s < e))
 
     def clipped_seconds(self, start: int, end: int) -> int:
-        """|self ∩ [start, end)| without building a new set (hot path of the year report)."""
-        return self.clip(start, end).total_seconds()
+        """|self ∩ [start, end)| in O(log n) with prefix sums, building no set (the year
+        report asks this for every month and every incident)."""
+        iv = self._iv
+        if not iv or end <= start:
+            return 0
+        starts = self._start_list()
+        lo = max(bisect_right(starts, start) - 1, 0)
+        hi = bisect_left(starts, end)
+        if hi <= lo:
+            return 0
+        cum = self._cum
+        if cum is None:
+            acc = [0]
+            for s, e in iv:
+                acc.append(acc[-1] + e - s)
+            cum = tuple(acc)
+            object.__setattr__(self, "_cum", cum)
+        total = cum[hi] - cum[lo]
+        s0, e0 = iv[lo]
+        if s0 < start:
+            total -= min(e0, start) - s0
+        s1, e1 = iv[hi - 1]
+        if e1 > end:
+            total -= e1 - max(s1, end)
+        return total
+
+    def seconds_per_bin(self, bounds: Sequence[int]) -> list[int]:
+        """|self ∩ [bounds[i], bounds[i+1])| for each i, in one walk (months of a year)."""
+        out = [0] * (len(bounds) - 1)
+        if not out:
+            return out
+        first, last = bounds[0], bounds[-1]
+        for s, e in self._iv:
+            s, e = max(s, first), min(e, last)
+            if s >= e:
+                continue
+            i = bisect_right(bounds, s) - 1
+            while s < e:
+                cut = min(e, bounds[i + 1])
+                out[i] += cut - s
+                s = cut
+                i += 1
+        return out
 
 
 EMPTY = IntervalSet()

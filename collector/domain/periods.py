@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -35,14 +35,15 @@ class Period:
     start: datetime
     end: datetime
     index: int
+    # Epoch seconds of start and end, computed once: the SLA engine asks for them often.
+    start_ts: int = field(init=False, compare=False, repr=False)
+    end_ts: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def start_ts(self) -> int:
-        return ts(self.start)
-
-    @property
-    def end_ts(self) -> int:
-        return ts(self.end)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_ts", ts(self.start))
+        object.__setattr__(self, "end_ts", ts(self.end))
+        if self.end_ts <= self.start_ts:
+            raise ValueError(f"period ends before it starts (got {self.start} to {self.end})")
 
     @property
     def seconds(self) -> int:

@@ -1,0 +1,103 @@
+"""`vigie-agent --config FILE [once]` (SPEC §2). Logging handlers are configured only here."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from types import FrameType
+
+from agent import exporter
+from agent.config import AgentConfig, load_config
+from agent.errors import ConfigError
+from agent.runtime import Agent
+from agent.scheduler import CycleScheduler, first_run_at
+
+logger = logging.getLogger("agent")
+
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigie-agent", description="Vigie monitoring agent")
+    parser.add_argument("--config", required=True, metavar="FILE", help="TOML configuration")
+    parser.add_argument("command", nargs="?", choices=["run", "once"], default="run",
+                        help="run (default): report every interval; once: print one report")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run at INFO: keep the journal for what an operator needs
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        # SPEC §2: one line naming the file and the key, exit 2
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return EXIT_CONFIG
+    agent = Agent(config)
+    if args.command == "once":
+        try:
+            json.dump(agent.once(), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        finally:
+            agent.close()
+        return 0
+    return run(agent, config)
+
+
+def run(agent: Agent, config: AgentConfig) -> int:
+    from agent.checks import metric_families  # owned by the checks package
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        agent.open_outbox()
+    except OSError as exc:
+        logger.error("cannot open the spool %s: %s", config.spool.path, exc)
+        return EXIT_RUNTIME
+    server = None
+    if config.metrics.address is not None:
+        try:
+            server = exporter.serve(config.metrics.address,
+                                    exporter.SnapshotCollector(agent.status, metric_families))
+        except OSError as exc:
+            logger.error("cannot listen on %s:%s: %s", *config.metrics.address, exc)
+            agent.close()
+            return EXIT_RUNTIME
+    scheduler = CycleScheduler()
+    agent.sampler.prime(time.monotonic())
+    # the first report after one second: CPU percent and rates already have a baseline
+    scheduler.start(agent.cycle, config.interval, first_run_at(datetime.now(UTC), 1.0))
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        agent.stop_event.set()  # interrupts a long drain between two reports
+        scheduler.shutdown()  # waits for a running cycle: its report is already spooled
+        if server is not None:
+            exporter.stop(server)
+        agent.close()
+        logger.info("stopped; %d report(s) kept in the spool",
+                    len(agent.spool) if agent.spool else 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

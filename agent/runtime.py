@@ -1,0 +1,124 @@
+"""The agent's cycle: collect -> report -> spool -> drain, and the status the exporter shows."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+from agent.collect import Sampler
+from agent.config import AgentConfig
+from agent.exporter import AgentStatus
+from agent.model import build_report, encode
+from agent.probes.ping import PingResult, ping_many
+from agent.sender import Sender, drain
+from agent.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+# once: CPU percent and rates need two samples; this is the gap between them
+ONCE_SETTLE_SECONDS = 1.0
+
+
+def agent_version() -> str:
+    try:
+        return metadata.version("vigie")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        from agent.checks import CheckRunner  # owned by the checks package
+
+        self.config = config
+        self.version = agent_version()
+        self.sampler = Sampler(self.version)
+        self.checks = CheckRunner(list(config.checks))
+        self.stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._pings: tuple[PingResult, ...] = ()
+        self._check_results: tuple[dict[str, Any], ...] = ()
+        self.spool: Spool | None = None
+        self.sender: Sender | None = None
+
+    def open_outbox(self) -> None:
+        """Spool and sender, for the daemon only (`once` sends nothing)."""
+        c = self.config
+        self.spool = Spool(c.spool.path, c.spool.max_bytes)
+        self.sender = Sender(c.collector.url, c.collector.token.reveal(), c.collector.timeout,
+                             c.collector.verify_tls)
+        if len(self.spool):
+            logger.info("%d report(s) left in the spool from a previous run", len(self.spool))
+
+    def collect_report(self, settle_until: float | None = None) -> dict[str, Any]:
+        """One report; pings run in parallel with the checks and the system probes."""
+        errors: list[dict[str, str]] = []
+        targets = [(p.target, p.count, p.interval, p.timeout) for p in self.config.pings]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pings") as pool:
+            pings_future = pool.submit(ping_many, targets)
+            checks = self._run_checks(errors)
+            if settle_until is not None:
+                time.sleep(max(0.0, settle_until - time.monotonic()))
+            now = datetime.now(UTC)
+            collected = self.sampler.collect(now, time.monotonic())
+            pings = tuple(pings_future.result())
+        with self._lock:
+            self._pings, self._check_results = pings, tuple(checks)
+        return build_report(
+            report_id=str(uuid.uuid4()),
+            server_id=self.config.server_id,
+            collected_at=now,
+            interval=self.config.interval,
+            agent=collected.agent,
+            sections={**collected.sections, "ping": [p.to_entry() for p in pings]},
+            checks=checks,
+            errors=collected.errors + errors,
+        )
+
+    def _run_checks(self, errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+        try:
+            return list(self.checks.run_due(time.monotonic()))
+        except Exception as exc:  # the check runner's own failure must not lose the report
+            logger.exception("check runner failed")
+            errors.append({"probe": "checks", "error": f"{type(exc).__name__}: {exc}"})
+            return list(self._check_results)
+
+    def once(self) -> dict[str, Any]:
+        self.sampler.prime(time.monotonic())
+        return self.collect_report(settle_until=time.monotonic() + ONCE_SETTLE_SECONDS)
+
+    def cycle(self) -> None:
+        """The scheduled job: spool the new report first, then send oldest first."""
+        assert self.spool is not None and self.sender is not None, "open_outbox() first"
+        try:
+            self.spool.put(encode(self.collect_report()))
+            drain(self.spool, self.sender, self.stop_event)
+        except Exception:  # job boundary: log, the next cycle tries again
+            logger.exception("collection cycle failed")
+
+    def status(self) -> AgentStatus:
+        with self._lock:
+            pings, checks = self._pings, self._check_results
+        spool, sender = self.spool, self.sender
+        return AgentStatus(
+            pings=pings,
+            checks=checks,
+            spool_reports=len(spool) if spool else 0,
+            spool_bytes=spool.total_bytes if spool else 0,
+            spool_dropped_total=spool.dropped_total if spool else 0,
+            sent_total=dict(sender.sent_total) if sender else {},
+            version=self.version,
+        )
+
+    def close(self) -> None:
+        self.stop_event.set()
+        close_checks = getattr(self.checks, "close", None)
+        if close_checks is not None:
+            close_checks()
+        if self.sender is not None:
+            self.sender.close()

@@ -1,0 +1,131 @@
+"""Bearer token -> Principal, in one dependency (SPEC §5: admin, client, agent).
+
+Every configured token is compared, in constant time and without stopping at the first
+match, against the SHA-256 of the presented one: neither the content nor the length of a
+guess changes the work done. Outside a client's scope the API answers 404, never 403, so
+a client learns nothing about other clients' services.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from collector.config import Config
+from collector.errors import Forbidden, NotFound, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+
+class PrincipalKind(StrEnum):
+    ADMIN = "admin"
+    CLIENT = "client"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    name: str                      # actor in incident timelines: "admin", "client:acme" ...
+    client_id: str | None = None
+    server_id: str | None = None
+
+    def can_see_service(self, config: Config, service_id: str) -> bool:
+        if self.kind is PrincipalKind.ADMIN:
+            return config.service(service_id) is not None
+        if self.kind is PrincipalKind.CLIENT:
+            service = config.service(service_id)
+            return service is not None and service.client == self.client_id
+        return False
+
+    def can_see_server(self, config: Config, server_id: str) -> bool:
+        server = config.server(server_id)
+        return server is not None and self.can_see_service(config, server.service)
+
+    def visible_services(self, config: Config) -> list[str]:
+        return [s.id for s in config.services if self.can_see_service(config, s.id)]
+
+    def check_service(self, config: Config, service_id: str) -> None:
+        """404 for a service that does not exist or that this principal may not see."""
+        if not self.can_see_service(config, service_id):
+            raise NotFound(f"service {service_id!r} not found")
+
+    def check_server(self, config: Config, server_id: str) -> None:
+        if not self.can_see_server(config, server_id):
+            raise NotFound(f"server {server_id!r} not found")
+
+
+class TokenTable:
+    """Digests of every configured token, built once per app."""
+
+    def __init__(self, config: Config) -> None:
+        entries: list[tuple[bytes, Principal]] = []
+        if config.admin_token.reveal():
+            entries.append((_digest(config.admin_token.reveal()),
+                            Principal(PrincipalKind.ADMIN, "admin")))
+        for client in config.clients:
+            if client.token.reveal():
+                entries.append((_digest(client.token.reveal()),
+                                Principal(PrincipalKind.CLIENT, f"client:{client.id}",
+                                          client_id=client.id)))
+        for server in config.servers:
+            if server.token is not None and server.token.reveal():
+                entries.append((_digest(server.token.reveal()),
+                                Principal(PrincipalKind.AGENT, f"agent:{server.id}",
+                                          server_id=server.id)))
+        self._entries = entries
+
+    def lookup(self, token: str) -> Principal | None:
+        presented = _digest(token)
+        found: Principal | None = None
+        for digest, principal in self._entries:  # no early exit: same work for every guess
+            if hmac.compare_digest(presented, digest):
+                found = principal
+        return found
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+_bearer = HTTPBearer(auto_error=False, description="admin, client or agent token")
+
+
+def authenticate(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing bearer token")
+    principal = request.app.state.tokens.lookup(credentials.credentials)
+    if principal is None:
+        raise Unauthorized("invalid token")
+    return principal
+
+
+def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    if principal.kind is not PrincipalKind.ADMIN:
+        raise Forbidden("this endpoint needs the admin token")
+    return principal
+
+
+def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    if principal.kind is PrincipalKind.AGENT:
+        raise Forbidden("an agent token may only post reports")
+    return principal
+
+
+def require_agent(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    if principal.kind is not PrincipalKind.AGENT:
+        raise Forbidden("reports are accepted from agent tokens only")
+    return principal
+
+
+# Handler parameter types: `principal: Admin` is the admin, or the request was refused.
+Admin = Annotated[Principal, Depends(require_admin)]
+Reader = Annotated[Principal, Depends(require_reader)]
+Agent = Annotated[Principal, Depends(require_agent)]

@@ -1,0 +1,110 @@
+"""Incidents (SPEC §5): readers list and read, the admin records and edits."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from collector import incidents as service
+from collector.api.auth import Admin, Principal, PrincipalKind, Reader
+from collector.api.schemas import IncidentIn, IncidentPatch
+from collector.config import Config
+from collector.domain.model import IncidentKind, IncidentState
+from collector.errors import Invalid, NotFound
+from collector.store import incident_rows
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def _detail(conn: Any, config: Config, incident: service.Incident) -> dict[str, Any]:
+    return {**service.incident_json(incident, config), "evidence": incident.evidence, "created_by": incident.created_by,
+            "timeline": service.timeline_json(conn, incident, config)}
+
+
+def _scope(config: Config, principal: Principal, service_id: str | None,
+           server_id: str | None) -> list[str] | None:
+    """Services the listing may show (None: all); 404 for a filter outside the scope."""
+    if principal.kind is PrincipalKind.ADMIN:
+        return None
+    if service_id is not None:
+        principal.check_service(config, service_id)
+    if server_id is not None:
+        principal.check_server(config, server_id)
+    return principal.visible_services(config)
+
+
+@router.get("")
+def list_incidents(request: Request, principal: Reader, state: IncidentState | None = None,
+                   service: str | None = None, server: str | None = None,
+                   ) -> list[dict[str, Any]]:
+    config: Config = request.app.state.config
+    scope = _scope(config, principal, service, server)
+    with request.app.state.engine.connect() as conn:
+        found = incident_rows.search(conn, service_ids=scope, state=state, service=service,
+                                     server=server)
+    return [service.incident_json(i, config) for i in found]
+
+
+@router.get("/{incident_id}")
+def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[str, Any]:
+    config: Config = request.app.state.config
+    with request.app.state.engine.connect() as conn:
+        incident = service.get_incident(conn, incident_id)
+        if not principal.can_see_service(config, incident.service_id):
+            raise NotFound(f"incident {incident_id} not found")
+        return _detail(conn, config, incident)
+
+
+@router.post("", status_code=201)
+def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSONResponse:
+    config: Config = request.app.state.config
+    service_id, server_id = _target(config, body.service, body.server)
+    now = dt.datetime.now(dt.UTC)
+    with request.app.state.engine.begin() as conn:
+        incident = service.open_incident(
+            conn, config, service_id=service_id, server_id=server_id, kind=IncidentKind.MANUAL,
+            severity=body.severity, responsibility=body.responsibility,
+            affects_availability=body.affects_availability, started_at=body.started_at,
+            detected_at=body.detected_at or body.started_at, summary=body.summary,
+            evidence={"source": "manual"}, dedup_key=None, actor=principal.name, now=now,
+            notified_at=body.notified_at, resolved_at=body.resolved_at)
+        return JSONResponse(_detail(conn, config, incident), status_code=201)
+
+
+def _target(config: Config, service_id: str | None, server_id: str | None) -> tuple[str, str | None]:
+    if server_id is not None:
+        server = config.server(server_id)
+        if server is None:
+            raise Invalid(f"body.server: no such server (got {server_id!r})")
+        if service_id is not None and service_id != server.service:
+            raise Invalid(f"body.service: server {server_id!r} belongs to {server.service!r}")
+        return server.service, server_id
+    if service_id is None:
+        raise Invalid("body.service: give service or server")
+    if config.service(service_id) is None:
+        raise Invalid(f"body.service: no such service (got {service_id!r})")
+    return service_id, None
+
+
+@router.patch("/{incident_id}")
+def patch_incident(incident_id: int, body: IncidentPatch, request: Request,
+                   principal: Admin) -> dict[str, Any]:
+    config: Config = request.app.state.config
+    now = dt.datetime.now(dt.UTC)
+    given = body.model_fields_set - {"reason", "acknowledged"}
+    changes: dict[str, Any] = {name: getattr(body, name) for name in given}
+    for name in ("responsibility", "summary", "severity", "affects_availability"):
+        if name in changes and changes[name] is None:
+            raise Invalid(f"body.{name}: may not be null")
+    with request.app.state.engine.begin() as conn:
+        if "acknowledged" in body.model_fields_set:
+            current = service.get_incident(conn, incident_id)
+            if body.acknowledged:
+                changes["acknowledged_at"] = current.acknowledged_at or now
+            else:
+                changes["acknowledged_at"] = None
+        incident = service.update_incident(conn, config, incident_id, changes=changes,
+                                           actor=principal.name, reason=body.reason, now=now)
+        return _detail(conn, config, incident)

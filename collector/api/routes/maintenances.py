@@ -1,0 +1,56 @@
+"""Maintenance windows (SPEC §5, contract §4)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from collector import maintenances as service
+from collector.api.auth import Admin, PrincipalKind, Reader
+from collector.api.schemas import MaintenanceIn
+from collector.config import Config
+from collector.errors import NotFound
+
+router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"])
+
+
+@router.post("", status_code=201)
+def create(body: MaintenanceIn, request: Request, principal: Admin) -> JSONResponse:
+    config: Config = request.app.state.config
+    now = dt.datetime.now(dt.UTC)
+    with request.app.state.engine.begin() as conn:
+        m = service.create_maintenance(
+            conn, config, service_id=body.service, start=body.start, end=body.end,
+            # no notice date given: the notice is being recorded now
+            notified_at=body.notified_at or now, reason=body.reason, actor=principal.name,
+            now=now)
+    return JSONResponse(service.maintenance_json(m, config), status_code=201)
+
+
+@router.get("")
+def list_all(request: Request, principal: Reader,
+             service_id: Annotated[str | None, Query(alias="service")] = None,
+             ) -> list[dict[str, Any]]:
+    """Newest first; a client sees its own services' windows only."""
+    config: Config = request.app.state.config
+    scope: list[str] | None = None
+    if service_id is not None:
+        principal.check_service(config, service_id)
+        scope = [service_id]
+    elif principal.kind is not PrincipalKind.ADMIN:
+        scope = principal.visible_services(config)
+    with request.app.state.engine.connect() as conn:
+        found = service.list_maintenances(conn, service_ids=scope)
+    return [service.maintenance_json(m, config) for m in found]
+
+
+@router.get("/{maintenance_id}")
+def get_one(maintenance_id: int, request: Request, principal: Reader) -> dict[str, Any]:
+    config: Config = request.app.state.config
+    with request.app.state.engine.connect() as conn:
+        m = service.get_maintenance(conn, maintenance_id)
+    if not principal.can_see_service(config, m.service_id):
+        raise NotFound(f"maintenance {maintenance_id} not found")
+    return service.maintenance_json(m, config)

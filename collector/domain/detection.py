@@ -1,0 +1,273 @@
+"""Outage detection rules (SPEC §4 `[detection]`, contract §1-§2): pure, clock passed in.
+
+`verdict` says what one detection run sees for one server; `transition` turns a run of
+verdicts into a state change (after `confirmations` agreeing verdicts, against flapping)
+and the incident action it implies. `problem_for` groups outages of one service or one
+network into one problem (contract §2). `outage_end` decides what a report delivered
+after an outage proves. The detector (collector/detector.py) does the I/O around these.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from collector.domain.model import IncidentKind, ServerStatus
+
+_DOWNISH = (ServerStatus.DOWN, ServerStatus.MAINTENANCE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `[detection]` keys the rules need (collector.config.Detection, in seconds)."""
+
+    heartbeat_timeout: float = 30.0
+    ping: bool = True
+    check_every: float = 5.0
+    confirmations: int = 2
+    reopen_window: float = 300.0
+    group_window: float = 120.0
+
+
+@dataclass(frozen=True)
+class ServerObservation:
+    """One server as detection sees it: its `server_state` row plus configuration facts."""
+
+    server_id: str
+    agent: bool
+    status: ServerStatus = ServerStatus.UNKNOWN
+    last_report_at: dt.datetime | None = None     # newest collected_at (agent's clock)
+    last_received_at: dt.datetime | None = None   # collector's clock of the newest delivery
+    last_interval: float = 10.0
+    last_seen_up_at: dt.datetime | None = None    # newest sign of life (report or ping)
+    pending_status: ServerStatus | None = None
+    pending_count: int = 0
+    changed_at: dt.datetime | None = None
+    version: int = 0
+    maintenance_id: int | None = None             # an active window of its service
+
+
+@dataclass(frozen=True)
+class PingOutcome:
+    at: dt.datetime
+    target: str
+    sent: int
+    received: int
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.received > 0
+
+    def evidence(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "target": self.target, "sent": self.sent,
+                "received": self.received, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: ServerStatus
+    since: dt.datetime | None = None       # for down/agent_lost: when the first check was missed
+    seen_up_at: dt.datetime | None = None  # an answered ping's time
+
+
+class ActionKind(StrEnum):
+    NONE = "none"
+    OPEN = "open"
+    RESOLVE = "resolve"
+    REPLACE = "replace"  # resolve one kind, open another (down <-> agent_lost)
+
+
+@dataclass(frozen=True)
+class Action:
+    resolve: IncidentKind | None = None
+    resolved_at: dt.datetime | None = None
+    open: IncidentKind | None = None
+    started_at: dt.datetime | None = None
+
+    @property
+    def kind(self) -> ActionKind:
+        if self.open and self.resolve:
+            return ActionKind.REPLACE
+        if self.open:
+            return ActionKind.OPEN
+        return ActionKind.RESOLVE if self.resolve else ActionKind.NONE
+
+
+NO_ACTION = Action()
+
+
+def incident_kind(status: ServerStatus | None) -> IncidentKind | None:
+    """The incident a status stands for. Maintenance keeps the server_down incident: a
+    window announced less than 8 days ahead is not planned (contract §4) and its downtime
+    counts, so the incident must exist; the SLA engine excludes planned windows itself."""
+    if status in _DOWNISH:
+        return IncidentKind.SERVER_DOWN
+    if status == ServerStatus.AGENT_LOST:
+        return IncidentKind.AGENT_LOST
+    return None
+
+
+def _family(status: ServerStatus | None) -> IncidentKind | ServerStatus | None:
+    # down and maintenance are one state for confirmation: a window starting between two
+    # runs must not restart the count.
+    kind = incident_kind(status)
+    return kind if kind is not None else status
+
+
+def is_suspect(obs: ServerObservation, now: dt.datetime, settings: Settings) -> bool:
+    """An agent silent for heartbeat_timeout (measured on the collector's clock, so a skewed
+    agent clock cannot make it suspect). Never heard of: unknown, not suspect."""
+    if not obs.agent:
+        return True  # watched by ping alone, every run
+    heard = obs.last_received_at or obs.last_report_at
+    return heard is not None and (now - heard).total_seconds() >= settings.heartbeat_timeout
+
+
+def needs_ping(obs: ServerObservation, now: dt.datetime, settings: Settings) -> bool:
+    # Ping-only servers are pinged even with `ping = false`: ping is their only probe.
+    if not obs.agent:
+        return True
+    return settings.ping and is_suspect(obs, now, settings)
+
+
+def outage_start(obs: ServerObservation, now: dt.datetime, settings: Settings,
+                 *, down: bool) -> dt.datetime:
+    """When the first missed report (or ping) was due, never later than now."""
+    candidates: list[dt.datetime] = []
+    if obs.last_report_at is not None:
+        candidates.append(obs.last_report_at + dt.timedelta(seconds=obs.last_interval))
+    seen = obs.last_seen_up_at
+    if down and seen is not None and (obs.last_report_at is None or seen > obs.last_report_at):
+        # an answered ping after the last report: the server was up then
+        candidates.append(seen + dt.timedelta(seconds=settings.check_every))
+    if not candidates:
+        # never seen up: the first failing run, confirmations - 1 runs ago
+        back = settings.check_every * max(settings.confirmations - 1, 0)
+        return now - dt.timedelta(seconds=back)
+    return min(max(candidates), now)
+
+
+def verdict(obs: ServerObservation, ping: PingOutcome | None, now: dt.datetime,
+            settings: Settings) -> Verdict:
+    seen = ping.at if ping is not None and ping.answered else None
+    if obs.agent and not is_suspect(obs, now, settings):
+        status = ServerStatus.UP if obs.last_report_at is not None else ServerStatus.UNKNOWN
+        return Verdict(status, seen_up_at=seen)
+    if seen is not None:
+        if obs.agent:
+            return Verdict(ServerStatus.AGENT_LOST, outage_start(obs, now, settings, down=False),
+                           seen)
+        return Verdict(ServerStatus.UP, seen_up_at=seen)
+    if ping is None and not obs.agent:
+        return Verdict(obs.status)  # not pinged this run: nothing new
+    status = ServerStatus.MAINTENANCE if obs.maintenance_id is not None else ServerStatus.DOWN
+    return Verdict(status, outage_start(obs, now, settings, down=True))
+
+
+def _seen_up(state: ServerObservation, v: Verdict, pending: int) -> dt.datetime | None:
+    """Newest sign of life, except during an outage, where the first answered ping of the
+    confirming streak is kept: that is when the outage ended (resolved_at)."""
+    if v.seen_up_at is None:
+        return state.last_seen_up_at
+    if state.status in _DOWNISH and pending > 1:
+        return state.last_seen_up_at
+    old = state.last_seen_up_at
+    return v.seen_up_at if old is None or v.seen_up_at > old else old
+
+
+def transition(state: ServerObservation, v: Verdict, settings: Settings,
+               now: dt.datetime) -> tuple[ServerObservation, Action]:
+    """Apply one verdict; the status changes after `confirmations` agreeing verdicts."""
+    if _family(v.status) == _family(state.status):
+        new = replace(state, status=v.status, pending_status=None, pending_count=0,
+                      last_seen_up_at=_seen_up(state, v, 0))
+        if v.status != state.status:
+            new = replace(new, changed_at=now)  # down <-> maintenance: same incident
+        return new, NO_ACTION
+    same = _family(state.pending_status) == _family(v.status)
+    count = state.pending_count + 1 if same else 1
+    seen = _seen_up(state, v, count)
+    if count < max(settings.confirmations, 1):
+        return replace(state, pending_status=v.status, pending_count=count,
+                       last_seen_up_at=seen), NO_ACTION
+    new = replace(state, status=v.status, pending_status=None, pending_count=0,
+                  changed_at=now, last_seen_up_at=seen)
+    old_kind, new_kind = incident_kind(state.status), incident_kind(v.status)
+    resolved_at = None
+    if old_kind is not None:
+        # an outage ends at the first sign of life; a lost agent ends where the server
+        # itself stopped answering (the server_down incident takes over from there)
+        resolved_at = v.since if new_kind == IncidentKind.SERVER_DOWN else (seen or now)
+    started_at = (v.since or now) if new_kind is not None else None
+    return new, Action(old_kind, resolved_at, new_kind, started_at)
+
+
+def reopens(previous_resolved_at: dt.datetime | None, started_at: dt.datetime,
+            settings: Settings) -> bool:
+    """A server failing again within reopen_window of its recovery reopens the incident."""
+    if previous_resolved_at is None:
+        return False
+    gap = (started_at - previous_resolved_at).total_seconds()
+    return gap <= settings.reopen_window
+
+
+def reopen_since(started_at: dt.datetime, settings: Settings) -> dt.datetime:
+    """Incidents resolved at or after this instant are reopened rather than duplicated."""
+    return started_at - dt.timedelta(seconds=settings.reopen_window)
+
+
+@dataclass(frozen=True)
+class OutageRef:
+    """Another server's server_down incident, as problem grouping needs it."""
+
+    server_id: str
+    service_id: str
+    network: str
+    started_at: dt.datetime
+    problem_id: int | None
+
+
+def problem_key(service_id: str, network: str) -> str:
+    return f"network:{network}" if network else f"service:{service_id}"
+
+
+def problem_for(server_id: str, service_id: str, network: str, started_at: dt.datetime,
+                others: Sequence[OutageRef], settings: Settings) -> int | None:
+    """contract §2: outages of one service or one network starting within group_window of
+    each other share a problem. Returns the closest peer's problem id, None for a new one."""
+    window = settings.group_window
+    peers = [
+        o for o in others
+        if o.server_id != server_id and o.problem_id is not None
+        and (o.service_id == service_id or (network and o.network == network))
+        and abs((o.started_at - started_at).total_seconds()) <= window
+    ]
+    if not peers:
+        return None
+    best = min(peers, key=lambda o: abs((o.started_at - started_at).total_seconds()))
+    return best.problem_id
+
+
+def cut_off(report: Mapping[str, Any]) -> bool:
+    """The report's own pings all went unanswered: the host ran but could reach nothing."""
+    pings = [p for p in report.get("ping") or [] if isinstance(p, Mapping)]
+    return bool(pings) and not any((p.get("received") or 0) > 0 for p in pings)
+
+
+def outage_end(report: Mapping[str, Any], collected_at: dt.datetime, started_at: dt.datetime,
+               now: dt.datetime, *, network: bool) -> dt.datetime:
+    """When a delivered report shows an outage ended (the first sign of life).
+
+    A report measured inside the outage (a spooled one, delivered once the link is back)
+    proves the server was up at its collected_at, and the outage ends there. Except, for a
+    `network` outage (server_down), when every ping the report made went unanswered: the
+    host ran but was cut off, and a network outage is still an outage (contract §1: level 1
+    availability is answering ping). Then, as for a report measured before the outage
+    began, only the delivery itself proves anything: the server is reachable `now`.
+    """
+    if collected_at >= started_at and not (network and cut_off(report)):
+        return min(collected_at, now)
+    return now

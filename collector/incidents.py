@@ -1,0 +1,171 @@
+"""The incidents service: every change is stored, traced in incident_events and announced
+through the outbox, all in the caller's transaction (STYLE: detection writes transitions,
+delivery happens elsewhere). Callers pass `now` (aware UTC)."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Connection
+
+from collector.config import Config
+from collector.domain import incidents as rules
+from collector.domain.incidents import Change, Incident, IncidentRuleError
+from collector.domain.model import Event, IncidentKind, IncidentState, Responsibility, Severity
+from collector.errors import Invalid, NotFound
+from collector.store import incident_rows as rows
+
+logger = logging.getLogger(__name__)
+
+_EVENT_OF_ACTION = {"opened": Event.INCIDENT_OPENED, "resolved": Event.INCIDENT_RESOLVED,
+                    "updated": Event.INCIDENT_UPDATED, "reopened": Event.INCIDENT_UPDATED}
+
+
+def open_incident(conn: Connection, config: Config, *, service_id: str, server_id: str | None,
+                  kind: IncidentKind, severity: Severity, responsibility: Responsibility,
+                  affects_availability: bool, started_at: dt.datetime,
+                  detected_at: dt.datetime, summary: str, evidence: dict[str, Any],
+                  dedup_key: str | None, actor: str, now: dt.datetime,
+                  notified_at: dt.datetime | None = None,
+                  resolved_at: dt.datetime | None = None,
+                  problem_id: int | None = None) -> Incident:
+    if config.service(service_id) is None:
+        raise Invalid(f"service: no such service (got {service_id!r})")
+    _check(lambda: rules.check_times(started_at, detected_at, resolved_at, now))
+    draft = Incident(
+        id=0, service_id=service_id, server_id=server_id, kind=IncidentKind(kind),
+        severity=Severity(severity),
+        state=IncidentState.RESOLVED if resolved_at else IncidentState.OPEN,
+        responsibility=Responsibility(responsibility),
+        affects_availability=affects_availability, started_at=started_at,
+        detected_at=detected_at, notified_at=notified_at, resolved_at=resolved_at,
+        summary=summary, problem_id=problem_id, dedup_key=dedup_key, evidence=evidence,
+        created_by=actor)
+    incident = rows.insert(conn, draft)
+    opened = {k: (None, getattr(incident, k)) for k in (
+        "kind", "severity", "state", "responsibility", "affects_availability", "started_at",
+        "detected_at", "notified_at", "resolved_at", "summary") if getattr(incident, k) is not None}
+    _record(conn, config, Change(incident, opened, "opened"), actor=actor, reason=None, now=now)
+    logger.info("incident %s opened: %s %s on %s", incident.id, incident.kind.value,
+                incident.severity.value, server_id or service_id)
+    return incident
+
+
+def find_open(conn: Connection, dedup_key: str) -> Incident | None:
+    return rows.find_open(conn, dedup_key)
+
+
+def find_recent(conn: Connection, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
+    return rows.find_recent(conn, dedup_key, resolved_since)
+
+
+def get_incident(conn: Connection, incident_id: int) -> Incident:
+    incident = rows.get(conn, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def resolve_incident(conn: Connection, config: Config, incident_id: int, *,
+                     resolved_at: dt.datetime, actor: str, now: dt.datetime,
+                     reason: str | None = None) -> Incident:
+    incident = _locked(conn, incident_id)
+    change = _check(lambda: rules.resolve(incident, resolved_at, now))
+    return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
+
+
+def reopen_incident(conn: Connection, config: Config, incident_id: int, *, actor: str,
+                    now: dt.datetime, reason: str) -> Incident:
+    incident = _locked(conn, incident_id)
+    change = _check(lambda: rules.reopen(incident, now))
+    return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
+
+
+def update_incident(conn: Connection, config: Config, incident_id: int, *,
+                    changes: dict[str, Any], actor: str, reason: str | None,
+                    now: dt.datetime) -> Incident:
+    """Apply an admin's edit; `changes` maps Incident fields to new values."""
+    incident = _locked(conn, incident_id)
+    change = _check(lambda: rules.apply_changes(incident, changes, reason, now))
+    if not change.changes:
+        return incident
+    return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
+
+
+def _locked(conn: Connection, incident_id: int) -> Incident:
+    incident = rows.get(conn, incident_id, for_update=True)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def _check(step: Any) -> Any:
+    try:
+        return step()
+    except IncidentRuleError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _commit(conn: Connection, config: Config, before: Incident, change: Change, *, actor: str,
+            reason: str | None, now: dt.datetime) -> Incident:
+    rows.save(conn, change.incident, [k for k in change.changes])
+    _record(conn, config, change, actor=actor, reason=reason, now=now)
+    logger.info("incident %s %s by %s: %s", before.id, change.action, actor,
+                ", ".join(sorted(change.changes)))
+    return change.incident
+
+
+def _record(conn: Connection, config: Config, change: Change, *, actor: str,
+            reason: str | None, now: dt.datetime) -> None:
+    from collector.notify.outbox import enqueue  # the notifications package; no cycle at import
+
+    incident = change.incident
+    rows.add_event(conn, incident.id, at=now, actor=actor, action=change.action, reason=reason,
+                   changes={k: [_plain(old), _plain(new)] for k, (old, new) in change.changes.items()})
+    enqueue(conn, config, _EVENT_OF_ACTION[change.action],
+            {"incident": incident_json(incident, config)}, now=now, severity=incident.severity,
+            incident_id=incident.id, service_id=incident.service_id)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def service_zone(config: Config, service_id: str) -> ZoneInfo:
+    service = config.service(service_id)
+    return ZoneInfo(service.timezone if service else config.timezone)
+
+
+def rfc3339(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
+    return value.astimezone(tz).isoformat() if value is not None else None
+
+
+def incident_json(incident: Incident, config: Config | None = None) -> dict[str, Any]:
+    """SPEC §5's incident object; times in the service's zone (UTC without a config)."""
+    tz = service_zone(config, incident.service_id) if config else ZoneInfo("UTC")
+    return {
+        "id": incident.id, "server": incident.server_id, "service": incident.service_id,
+        "kind": incident.kind.value, "severity": incident.severity.value,
+        "state": incident.state.value, "responsibility": incident.responsibility.value,
+        "affects_availability": incident.affects_availability,
+        "started_at": rfc3339(incident.started_at, tz),
+        "detected_at": rfc3339(incident.detected_at, tz),
+        "notified_at": rfc3339(incident.notified_at, tz),
+        "acknowledged_at": rfc3339(incident.acknowledged_at, tz),
+        "resolved_at": rfc3339(incident.resolved_at, tz),
+        "summary": incident.summary, "problem_id": incident.problem_id,
+    }
+
+
+def timeline_json(conn: Connection, incident: Incident, config: Config) -> list[dict[str, Any]]:
+    tz = service_zone(config, incident.service_id)
+    return [{"at": rfc3339(e.at, tz), "actor": e.actor, "action": e.action,
+             "changes": e.changes, "reason": e.reason}
+            for e in rows.timeline(conn, incident.id)]

@@ -1,0 +1,60 @@
+"""Configuration parsed into frozen dataclasses; the token never shows."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from agent.config import Secret, load_config, parse_config
+from agent.errors import ConfigError
+
+MINIMAL = {"collector": {"url": "http://127.0.0.1:8480/", "token": "agent-secret"}}
+
+
+def test_it_fills_the_documented_defaults() -> None:
+    config = parse_config(MINIMAL, "agent.toml")
+    assert config.server_id == socket.gethostname()
+    assert config.interval == 10.0
+    assert config.collector.url == "http://127.0.0.1:8480"
+    assert (config.collector.timeout, config.collector.verify_tls) == (5.0, True)
+    assert config.metrics.address == ("127.0.0.1", 9839)
+    assert config.spool.max_bytes == 52_428_800
+    assert config.pings == () and config.checks == ()
+
+
+def test_it_hides_the_token_in_every_representation() -> None:
+    config = parse_config(MINIMAL, "agent.toml")
+    assert "agent-secret" not in repr(config) + str(config.collector.token)
+    assert config.collector.token.reveal() == "agent-secret"
+    assert Secret("a") == Secret("a")
+
+
+def test_it_turns_metrics_off_with_an_empty_listen_and_reads_ipv6() -> None:
+    off = parse_config({**MINIMAL, "metrics": {"listen": ""}}, "agent.toml")
+    assert off.metrics.address is None
+    v6 = parse_config({**MINIMAL, "metrics": {"listen": "[::1]:18510"}}, "agent.toml")
+    assert v6.metrics.address == ("::1", 18510)
+
+
+def test_it_reads_a_private_token_file(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("from-file\n")
+    token.chmod(0o600)
+    config_file = tmp_path / "agent.toml"
+    config_file.write_text(f'[collector]\nurl = "https://c.invalid"\ntoken_file = "{token}"\n')
+    assert load_config(str(config_file)).collector.token.reveal() == "from-file"
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({}, "collector"),
+    ({"collector": {"url": "ftp://x", "token": "t"}}, "collector.url"),
+    ({"collector": {"url": "http://x", "token": "t", "token_file": "/f"}}, "collector.token"),
+    ({**MINIMAL, "ping": [{"target": "127.0.0.1", "count": 0}]}, "ping[0].count"),
+    ({**MINIMAL, "collector": {**MINIMAL["collector"], "verify_tls": "no"}},
+     "collector.verify_tls"),
+])
+def test_it_names_the_bad_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, "agent.toml")
+    assert caught.value.key == key

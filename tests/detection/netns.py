@@ -1,0 +1,59 @@
+"""A network namespace joined to the host by a veth pair: a host that can really go away.
+
+The host side gets 169.254.88.(4k+1)/30, the namespace side 169.254.88.(4k+2)/30 (link-local
+addresses, never routed anywhere). Taking the host side down cuts the namespace off.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+PREFIX = "vgd"
+
+
+def ip(*args: str, ns: str | None = None) -> None:
+    argv = ["ip", "netns", "exec", ns, "ip", *args] if ns else ["ip", *args]
+    subprocess.run(argv, check=True, capture_output=True, timeout=10)
+
+
+@dataclass(frozen=True)
+class Netns:
+    name: str
+    host_if: str
+    host_ip: str
+    ns_ip: str
+
+    def link(self, up: bool) -> None:
+        ip("link", "set", self.host_if, "up" if up else "down")
+
+    def popen(self, argv: Sequence[str], log: IO[Any], **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start a process inside the namespace (`ip netns exec` execs it: same pid)."""
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], stdout=log,
+                                stderr=subprocess.STDOUT, **kwargs)
+
+
+@contextmanager
+def netns() -> Iterator[Netns]:
+    suffix = secrets.token_hex(3)
+    k = int.from_bytes(os.urandom(1), "big") % 64
+    ns = Netns(f"{PREFIX}{suffix}", f"{PREFIX}{suffix}h", f"169.254.88.{4 * k + 1}",
+               f"169.254.88.{4 * k + 2}")
+    peer = f"{PREFIX}{suffix}n"
+    ip("netns", "add", ns.name)
+    try:
+        ip("link", "add", ns.host_if, "type", "veth", "peer", "name", peer)
+        ip("link", "set", peer, "netns", ns.name)
+        ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
+        ip("link", "set", ns.host_if, "up")
+        ip("addr", "add", f"{ns.ns_ip}/30", "dev", peer, ns=ns.name)
+        ip("link", "set", peer, "up", ns=ns.name)
+        ip("link", "set", "lo", "up", ns=ns.name)
+        yield ns
+    finally:
+        subprocess.run(["ip", "link", "del", ns.host_if], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=10)

@@ -1,0 +1,46 @@
+"""`sla.budget` events: 50, 80 and 100 % of the month's allowed downtime, once each."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy.engine import Engine
+
+from collector.notify.budget import check_service, crossed_thresholds
+from collector.notify.dispatcher import run_due
+from tests.notify.conftest import T0, Receiver, hook, make_config
+
+# A 30-day month at 99.9 %: 2,592,000 s * 0.001 = 2592 s of allowed downtime.
+ALLOWED = 2592.0
+
+
+def test_it_reports_each_threshold_reached_and_not_yet_sent() -> None:
+    assert crossed_thresholds(1295.0, ALLOWED, []) == []           # 49.96 %
+    assert crossed_thresholds(1296.0, ALLOWED, []) == [50]         # exactly 50 %
+    assert crossed_thresholds(2100.0, ALLOWED, [50]) == [80]       # 81 %, 50 already sent
+    assert crossed_thresholds(2600.0, ALLOWED, []) == [50, 80, 100]
+    assert crossed_thresholds(2600.0, ALLOWED, [50, 80, 100]) == []
+
+
+def test_it_treats_a_zero_budget_as_spent_by_any_downtime() -> None:
+    assert crossed_thresholds(0.0, 0.0, []) == []
+    assert crossed_thresholds(1.0, 0.0, []) == [50, 80, 100]
+
+
+def test_it_sends_each_threshold_once_per_month(engine: Engine, receiver: Receiver) -> None:
+    config = make_config((hook(receiver.url, name="ops"),))
+    service = config.services[0]
+    steps = [(T0, 1300.0), (T0 + dt.timedelta(hours=1), 1400.0),      # 50 %, still 54 %
+             (T0 + dt.timedelta(hours=2), 2600.0),                     # 80 and 100 at once
+             (T0 + dt.timedelta(days=28), 100.0),                      # 1 December: a new month
+             (T0 + dt.timedelta(days=28, hours=1), 1300.0)]            # 50 % of December
+    for now, used in steps:
+        with engine.begin() as conn:
+            check_service(conn, config, service, now=now, used_seconds=used, allowed_seconds=ALLOWED)
+        run_due(engine, config, now)
+    got = [(b["service"]["month"], b["service"]["threshold_percent"])
+           for b in (json.loads(h.body) for h in receiver.hits)]
+    assert got == [("2026-11", 50), ("2026-11", 100), ("2026-12", 50)]
+    first = json.loads(receiver.hits[0].body)
+    assert first["event"] == "sla.budget" and first["service"]["id"] == "acme-web"
+    assert first["service"]["used_percent"] == 50.2   # 1300 / 2592 = 50.15 %

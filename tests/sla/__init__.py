@@ -1,0 +1,1 @@
+"""Tests of the SLA engine (contract §3-6)."""
