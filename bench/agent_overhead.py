@@ -1,11 +1,19 @@
-"""What the agent costs a server: CPU per collection cycle and per scrape, memory.
+"""What the agent costs a server: CPU per cycle (push included) and per scrape, memory.
 
-    .venv/bin/python bench/agent_overhead.py [--cycles 200]
+    .venv/bin/python bench/agent_overhead.py [--cycles 200] [--arena-max N]
 
-Collection: time.process_time() around Sampler.collect() in this process (no pings, no
-checks: those cost what their targets make them cost). Scrapes: a real `vigie-agent`
-process serving /metrics on loopback, scraped over HTTP; its CPU is read with psutil.
-Where /usr/bin/prometheus-node-exporter exists it is scraped the same way, side by side.
+Every figure is measured against a tiny collector stand-in (http.server on loopback,
+answering 202 with keep-alive) running in its own process, so its CPU is never counted.
+
+- Cycle, in-process: time.process_time() around Agent.cycle() -- collection of every
+  system probe, the report, the spool write (fsync) and the POST -- called in a loop
+  (no pings, no checks: those cost what their targets make them cost).
+- Cycle, real process: `python -m agent` with interval 0.25 s, the Prometheus page on and
+  five checks configured (process, tcp, http, backup, raid), run for >= `cycles` reports;
+  its CPU (psutil, every thread) divided by the reports the stand-in received.
+- RSS: that process after its cycles and a few scrapes (the running agent's footprint).
+- Scrape: a second agent (interval 1 h, same configuration) scraped over HTTP, and
+  /usr/bin/prometheus-node-exporter scraped the same way where it exists.
 """
 from __future__ import annotations
 
@@ -16,18 +24,62 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import requests
 
-from agent.collect import Sampler
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/agent_overhead.py` from a checkout
+
+from agent.config import load_config  # noqa: E402
+from agent.runtime import Agent  # noqa: E402
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 WARMUP = 10
+REAL_INTERVAL = 0.25  # seconds: 200 real cycles in under a minute
+
+# The collector stand-in: counts POSTed reports, answers 202; GET returns the count.
+RECEIVER = r"""
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+count = 0
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as uvicorn offers
+    def do_POST(self):
+        global count
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        count += 1
+        self.answer(202, b'{"status":"accepted"}')
+    def do_GET(self):
+        self.answer(200, str(count).encode())
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+@dataclass(frozen=True)
+class Receiver:
+    proc: subprocess.Popen[str]
+    port: int
+
+    def received(self) -> int:
+        return int(requests.get(f"http://127.0.0.1:{self.port}/", timeout=5).text)
+
+
+def start_receiver() -> Receiver:
+    proc = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return Receiver(proc, int(proc.stdout.readline()))
 
 
 def free_port() -> int:
@@ -36,102 +88,219 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def collection_cpu(cycles: int) -> float:
-    """Mean CPU seconds of one collection of every system probe."""
-    sampler = Sampler("bench")
-    for _ in range(WARMUP):
-        sampler.collect(datetime.now(UTC), time.monotonic())
-    started = time.process_time()
-    for _ in range(cycles):
-        sampler.collect(datetime.now(UTC), time.monotonic())
-    return (time.process_time() - started) / cycles
+def write_config(workdir: Path, name: str, receiver: int, interval: float, listen: str,
+                 checks: bool) -> Path:
+    (workdir / "backups").mkdir(exist_ok=True)
+    (workdir / "backups" / "db-2024.sql").write_text("dump")
+    (workdir / "mdstat").write_text(
+        "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n"
+        "      1046528 blocks super 1.2 [2/2] [UU]\n\nunused devices: <none>\n")
+    text = f"""
+interval = {interval}
+[collector]
+url = "http://127.0.0.1:{receiver}"
+token = "bench"
+[metrics]
+listen = "{listen}"
+[spool]
+path = "{workdir / name}-spool"
+"""
+    if checks:
+        text += f"""
+[[checks]]
+name = "agent"
+type = "process"
+pattern = "agent --config"
+[[checks]]
+name = "collector-port"
+type = "tcp"
+host = "127.0.0.1"
+port = {receiver}
+[[checks]]
+name = "collector-http"
+type = "http"
+url = "http://127.0.0.1:{receiver}/"
+expect_status = 200
+[[checks]]
+name = "backups"
+type = "backup"
+path = "{workdir / 'backups'}"
+max_age = 93600
+retention_days = 1
+[[checks]]
+name = "raid"
+type = "raid"
+path = "{workdir / 'mdstat'}"
+"""
+    path = workdir / f"{name}.toml"
+    path.write_text(text)
+    return path
 
 
-def wait_port(port: int, timeout: float = 15.0) -> None:
+def in_process_cycle(workdir: Path, receiver: Receiver, cycles: int) -> tuple[float, float]:
+    """(CPU seconds per collection only, per full cycle: collect + report + spool + POST)."""
+    config = load_config(str(write_config(workdir, "inproc", receiver.port, 10, "", False)))
+    agent = Agent(config)
+    agent.open_outbox()
+    assert agent.spool is not None and agent.sender is not None
+    try:
+        agent.sampler.prime(time.monotonic())
+        for _ in range(WARMUP):
+            agent.cycle()
+        started = time.process_time()
+        for _ in range(cycles):
+            agent.collect_report()
+        collect = (time.process_time() - started) / cycles
+        started = time.process_time()
+        for _ in range(cycles):
+            agent.cycle()
+        cycle = (time.process_time() - started) / cycles
+        if agent.sender.sent_total["accepted"] != WARMUP + cycles or len(agent.spool):
+            raise SystemExit(f"reports were not all accepted: {dict(agent.sender.sent_total)}")
+        return collect, cycle
+    finally:
+        agent.close()
+
+
+def wait_for(condition: object, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+            if condition():  # type: ignore[operator]
+                return
         except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"gave up waiting for {what} after {timeout} s")
+
+
+def listening(port: int) -> bool:
+    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    return True
+
+
+def start_agent(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "agent", "--config", str(config),
+                             "--log-level", "WARNING"], cwd=ROOT, env=env,
+                            stderr=subprocess.DEVNULL)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def scrape(session: requests.Session, port: int) -> int:
+    response = session.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    response.raise_for_status()
+    return len(response.content)
+
+
+def real_cycles(workdir: Path, receiver: Receiver, cycles: int,
+                env: dict[str, str]) -> tuple[float, int]:
+    """(CPU seconds per cycle of a real agent process with checks, its RSS afterwards)."""
+    port = free_port()
+    config = write_config(workdir, "real", receiver.port, REAL_INTERVAL,
+                          f"127.0.0.1:{port}", True)
+    proc = start_agent(config, env)
+    try:
+        wait_for(lambda: listening(port), "the agent's /metrics")
+        base = receiver.received()
+        wait_for(lambda: receiver.received() >= base + WARMUP, "the warm-up reports")
+        with requests.Session() as session:
+            for _ in range(WARMUP):
+                scrape(session, port)
+        ps = psutil.Process(proc.pid)
+        cpu0, count0 = cpu_seconds(ps), receiver.received()
+        wait_for(lambda: receiver.received() >= count0 + cycles, f"{cycles} reports",
+                 timeout=cycles * REAL_INTERVAL * 3 + 30)
+        cpu1, count1 = cpu_seconds(ps), receiver.received()
+        return (cpu1 - cpu0) / (count1 - count0), ps.memory_info().rss
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def scrape_cost(pid: int, port: int, scrapes: int) -> tuple[float, int, int]:
     """(CPU seconds per scrape of process `pid`, its RSS after warm-up, page bytes)."""
-    url = f"http://127.0.0.1:{port}/metrics"
-    session = requests.Session()
-    for _ in range(WARMUP):
-        session.get(url, timeout=10).raise_for_status()
-    proc = psutil.Process(pid)
-    rss = proc.memory_info().rss
-    before = proc.cpu_times()
-    size = 0
-    for _ in range(scrapes):
-        size = len(session.get(url, timeout=10).content)
-    after = proc.cpu_times()
-    cpu = (after.user - before.user) + (after.system - before.system)
-    return cpu / scrapes, rss, size
+    with requests.Session() as session:
+        for _ in range(WARMUP):
+            scrape(session, port)
+        proc = psutil.Process(pid)
+        rss, before = proc.memory_info().rss, cpu_seconds(proc)
+        size = sum(scrape(session, port) for _ in range(scrapes)) // scrapes
+        return (cpu_seconds(proc) - before) / scrapes, rss, size
 
 
-def run_agent(scrapes: int, workdir: Path) -> tuple[float, int, int]:
+def agent_scrapes(workdir: Path, receiver: Receiver, scrapes: int,
+                  env: dict[str, str]) -> tuple[float, int, int]:
     port = free_port()
-    config = workdir / "agent.toml"
-    # interval 1 h: only scrapes run during the measure; the collector URL is never
-    # answered (nothing listens), the single report stays in the spool
-    config.write_text(f"""
-interval = 3600
-[collector]
-url = "http://127.0.0.1:{free_port()}"
-token = "bench"
-[metrics]
-listen = "127.0.0.1:{port}"
-[spool]
-path = "{workdir / 'spool'}"
-""")
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "--config", str(config),
-                             "--log-level", "WARNING"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    # interval 1 h: only scrapes run while measuring (the first cycle runs after 1 s)
+    config = write_config(workdir, "scraped", receiver.port, 3600, f"127.0.0.1:{port}", True)
+    before = receiver.received()
+    proc = start_agent(config, env)
     try:
-        wait_port(port)
-        time.sleep(1.5)  # let the first cycle (one second after start) finish
+        wait_for(lambda: listening(port), "the agent's /metrics")
+        wait_for(lambda: receiver.received() > before, "the first report")
         return scrape_cost(proc.pid, port, scrapes)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def run_node_exporter(scrapes: int) -> tuple[float, int, int] | None:
+def node_exporter_scrapes(scrapes: int) -> tuple[float, int, int] | None:
     if not os.access(NODE_EXPORTER, os.X_OK):
         return None
     port = free_port()
     proc = subprocess.Popen([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port)
+        wait_for(lambda: listening(port), "the node exporter")
         return scrape_cost(proc.pid, port, scrapes)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
+def row(label: str, agent: float, node: float | None, unit: str) -> str:
+    node_text = f"{node:>14.2f}" if node is not None else f"{'-':>14}"
+    ratio = f"{agent / node:>8.2f}" if node else f"{'-':>8}"
+    return f"{label:<44}{agent:>10.2f}{node_text}{ratio}  {unit}"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cycles", type=int, default=200, help="cycles and scrapes (>= 200)")
+    parser.add_argument("--arena-max", type=int, default=None, metavar="N",
+                        help="run the agent processes with MALLOC_ARENA_MAX=N")
     args = parser.parse_args()
     if args.cycles < 200:
         parser.error("--cycles must be at least 200 for stable figures")
-    per_cycle = collection_cpu(args.cycles)
-    with tempfile.TemporaryDirectory(prefix="vigie-bench-") as tmp:
-        agent = run_agent(args.cycles, Path(tmp))
-    node = run_node_exporter(args.cycles)
+    env = dict(os.environ)
+    if args.arena_max is not None:
+        env["MALLOC_ARENA_MAX"] = str(args.arena_max)
+    receiver = start_receiver()
+    try:
+        with tempfile.TemporaryDirectory(prefix="vigie-bench-") as tmp:
+            collect, cycle = in_process_cycle(Path(tmp), receiver, args.cycles)
+            real_cpu, real_rss = real_cycles(Path(tmp), receiver, args.cycles, env)
+            scrape_cpu, scrape_rss, page = agent_scrapes(Path(tmp), receiver, args.cycles, env)
+    finally:
+        receiver.proc.terminate()
+        receiver.proc.wait(timeout=10)
+    node = node_exporter_scrapes(args.cycles)
 
-    print(f"collection cycle (in-process, {args.cycles} cycles): "
-          f"{per_cycle * 1000:.2f} ms CPU per cycle")
-    print(f"\n{'exporter':<26}{'CPU ms/scrape':>15}{'RSS MiB':>10}{'page KiB':>10}")
-    rows = [("vigie-agent", agent)] + ([("prometheus-node-exporter", node)] if node else [])
-    for name, (cpu, rss, size) in rows:
-        print(f"{name:<26}{cpu * 1000:>15.2f}{rss / 2**20:>10.1f}{size / 1024:>10.1f}")
+    n = args.cycles
+    print(f"{'':<44}{'vigie-agent':>10}{'node-exporter':>14}{'ratio':>8}")
+    print(row(f"collection only, in-process ({n})", collect * 1e3, None, "ms CPU"))
+    print(row(f"full cycle incl. spool + POST, in-process ({n})", cycle * 1e3, None, "ms CPU"))
+    print(row(f"full cycle + 5 checks, real process ({n})", real_cpu * 1e3, None, "ms CPU"))
+    print(row(f"scrape ({n})", scrape_cpu * 1e3, node[0] * 1e3 if node else None, "ms CPU"))
+    print(row("RSS after warm-up", real_rss / 2**20, node[1] / 2**20 if node else None,
+              f"MiB ({real_rss / 1e6:.1f} MB agent)"))
+    print(row("RSS of the scraped agent", scrape_rss / 2**20,
+              node[1] / 2**20 if node else None, "MiB"))
+    print(row("page size", page / 1024, node[2] / 1024 if node else None, "KiB"))
     if node is None:
         print(f"({NODE_EXPORTER} not found: no comparison)")
 

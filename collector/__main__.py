@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -103,6 +104,10 @@ def serve(config: Config) -> int:
     if engine is None:
         return EXIT_CONFIG
     app = create_app(config, engine)
+    # uvicorn stops cleanly on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was in place before it ran: make that one a no-op so a clean stop exits 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     logger.info("collector listening on %s (database %s)", config.listen,
                 engine.url.render_as_string(hide_password=True))
     uvicorn.run(app, host=config.host, port=config.port, loop="uvloop", http="httptools",

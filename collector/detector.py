@@ -16,12 +16,15 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from collector import incidents
 from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
+from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, Responsibility, ServerStatus, Severity
 from collector.ping import ping_hosts
 from collector.store.tables import incidents as incidents_table
@@ -112,7 +115,7 @@ def _apply_checks(conn: Connection, config: Config, server: Server, report: Mapp
 
 
 def _check_failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
-                  key: str, current: incidents.Incident | None, collected_at: dt.datetime,
+                  key: str, current: Incident | None, collected_at: dt.datetime,
                   now: dt.datetime, settings: Settings, report_id: str) -> None:
     critical = check.get("status") == "critical"
     try:
@@ -317,11 +320,11 @@ def load_state(conn: Connection, server: Server,
 def _insert_missing(conn: Connection, server_id: str) -> None:
     values = {"server_id": server_id, "status": ServerStatus.UNKNOWN.value,
               "pending_count": 0, "version": 0}
+    # two writers may see no row at once (ingest and detection): the second insert yields
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        conn.execute(pg_insert(server_state).values(**values).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(server_state).values(**values).on_conflict_do_nothing())
+        conn.execute(sqlite_insert(server_state).values(**values).on_conflict_do_nothing())
 
 
 def write_state(conn: Connection, old: ServerObservation, new: ServerObservation) -> bool:

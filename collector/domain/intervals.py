@@ -202,47 +202,45 @@ class IntervalSet:
     def clipped_seconds(self, start: int, end: int) -> int:
         """|self ∩ [start, end)| in O(log n) with prefix sums, building no set (the year
         report asks this for every month and every incident)."""
-        iv = self._iv
-        if not iv or end <= start:
+        if not self._iv or end <= start:
             return 0
-        starts = self._start_list()
-        lo = max(bisect_right(starts, start) - 1, 0)
-        hi = bisect_left(starts, end)
-        if hi <= lo:
-            return 0
+        return self.seconds_before(end) - self.seconds_before(start)
+
+    def _cumulative(self) -> tuple[int, ...]:
         cum = self._cum
         if cum is None:
             acc = [0]
-            for s, e in iv:
+            for s, e in self._iv:
                 acc.append(acc[-1] + e - s)
             cum = tuple(acc)
             object.__setattr__(self, "_cum", cum)
-        total = cum[hi] - cum[lo]
-        s0, e0 = iv[lo]
-        if s0 < start:
-            total -= min(e0, start) - s0
-        s1, e1 = iv[hi - 1]
-        if e1 > end:
-            total -= e1 - max(s1, end)
-        return total
+        return cum
+
+    def seconds_before(self, moment: int) -> int:
+        """|self ∩ (-inf, moment)|: the measure function, by bisection on prefix sums."""
+        starts = self._starts
+        if starts is None:
+            starts = self._start_list()
+        k = bisect_right(starts, moment) - 1
+        if k < 0:
+            return 0
+        cum = self._cum
+        if cum is None:
+            cum = self._cumulative()
+        s, e = self._iv[k]
+        return cum[k] + (e - s if e < moment else moment - s)
 
     def seconds_per_bin(self, bounds: Sequence[int]) -> list[int]:
-        """|self ∩ [bounds[i], bounds[i+1])| for each i, in one walk (months of a year)."""
-        out = [0] * (len(bounds) - 1)
-        if not out:
-            return out
-        first, last = bounds[0], bounds[-1]
-        for s, e in self._iv:
-            s, e = max(s, first), min(e, last)
-            if s >= e:
-                continue
-            i = bisect_right(bounds, s) - 1
-            while s < e:
-                cut = min(e, bounds[i + 1])
-                out[i] += cut - s
-                s = cut
-                i += 1
-        return out
+        """|self ∩ [bounds[i], bounds[i+1])| for each i (the months of a year)."""
+        iv = self._iv
+        n = len(bounds) - 1
+        if not iv:
+            return [0] * n
+        if len(iv) == 1:  # a 24/7 coverage: no bisection needed
+            s, e = iv[0]
+            return [max(0, min(e, bounds[i + 1]) - max(s, bounds[i])) for i in range(n)]
+        measure = [self.seconds_before(b) for b in bounds]
+        return [measure[i + 1] - measure[i] for i in range(n)]
 
 
 EMPTY = IntervalSet()

@@ -148,8 +148,29 @@ class SlaReport:
     incidents: tuple[IncidentLine, ...]
     server_ids: tuple[str, ...]
     timezone: str
-    timeline: tuple[tuple[str, int, int], ...]  # (kind, start, end): downtime|excluded|maintenance
-    months: tuple[MonthLine, ...]
+    terms: ServiceTerms
+    coverage_set: IntervalSet  # C
+    downtime_set: IntervalSet  # D
+    excluded_set: IntervalSet  # E
+    maintenance_set: IntervalSet  # planned windows within the period's coverage
+
+    @property
+    def timeline(self) -> tuple[tuple[str, int, int], ...]:
+        """(kind, start, end) for the strip: downtime, excluded (other than planned
+        maintenance) and maintenance; computed on demand, the bulk reports never ask."""
+        items = [("downtime", s, e) for s, e in self.downtime_set]
+        items += [("excluded", s, e) for s, e in self.excluded_set - self.maintenance_set]
+        items += [("maintenance", s, e) for s, e in self.maintenance_set]
+        return tuple(sorted(items, key=lambda x: (x[1], x[2], x[0])))
+
+    @property
+    def months(self) -> tuple[MonthLine, ...]:
+        """A year report's months, each with its own figures and credits (empty for a
+        month report); computed on demand from the same rules as the totals."""
+        if self.period.kind is PeriodKind.MONTH:
+            return ()
+        sets = (self.coverage_set, self.excluded_set, self.downtime_set)
+        return _months(self.terms, self.period, sets, self.incidents)
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §7 object, plus server_ids, timezone, as_of, timeline (and months)."""
@@ -324,21 +345,13 @@ def _incident_line(terms: ServiceTerms, period: Period, sp: _Span, sets: _Sets) 
         restore = _restore_seconds(terms, sp, sets)
         overrun = max(0, restore - terms.gtr_seconds)
         percent = gtr_credit_percent(overrun)
+    # GTR credits belong to the month "concerned by the interruption" (original 5.2): the
+    # one in which it started. (Positional arguments: this runs once per incident.)
+    credited = percent > 0 and period.start_ts <= s < period.end_ts
     return IncidentLine(
-        id=inc.id,
-        responsibility=inc.responsibility,
-        server_id=inc.server_id,
-        affects_availability=inc.affects_availability,
-        started_at=s,
-        resolved_at=e if inc.resolved_at is not None else None,
-        counted_seconds=counted,
-        excluded_seconds=excluded,
-        restore_seconds=restore,
-        gtr_overrun_seconds=overrun,
-        gtr_credit_percent=percent,
-        # GTR credits belong to the month "concerned by the interruption" (original 5.2):
-        # the one in which it started.
-        gtr_credited=percent > 0 and period.start_ts <= s < period.end_ts,
+        inc.id, inc.responsibility, inc.server_id, inc.affects_availability, s,
+        e if inc.resolved_at is not None else None,
+        counted, excluded, restore, overrun, percent, credited,
     )
 
 
@@ -346,8 +359,6 @@ def _month_line(
     terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int
 ) -> MonthLine:
     """One month's figures and credits; `gtr_percent` sums the GTR credits started in it."""
-    if down == 0 and gtr_percent == 0:  # the common month: nothing owed (fast path)
-        return MonthLine(bounds[0], bounds[1], cov, excl, 0, HUNDRED, False, 0, ZERO, ZERO)
     num, den = availability_ratio(cov, excl, down)
     breached = is_breached(num, den, terms.target_percent)
     fee = terms.monthly_fee
@@ -362,21 +373,49 @@ def _month_line(
     )
 
 
-def _months(
-    terms: ServiceTerms, period: Period, sets: _Sets, lines: list[IncidentLine]
-) -> tuple[MonthLine, ...]:
-    bounds = _month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
+def _gtr_bins(bounds: tuple[int, ...], lines: Sequence[IncidentLine]) -> list[int]:
+    """Sum of the GTR credit percents of the incidents started in each month."""
     gtr = [0] * (len(bounds) - 1)
     for line in lines:
         if line.gtr_credited:
             gtr[bisect_right(bounds, line.started_at) - 1] += line.gtr_credit_percent
-    cov = sets.cov.seconds_per_bin(bounds)
-    excl = sets.excl.seconds_per_bin(bounds)
-    down = sets.down.seconds_per_bin(bounds)
+    return gtr
+
+
+def _months(
+    terms: ServiceTerms,
+    period: Period,
+    sets: tuple[IntervalSet, IntervalSet, IntervalSet],
+    lines: Sequence[IncidentLine],
+) -> tuple[MonthLine, ...]:
+    """Every month of the period with its figures; `sets` is (C, E, D)."""
+    bounds = _month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
+    gtr = _gtr_bins(bounds, lines)
+    cov, excl, down = (s.seconds_per_bin(bounds) for s in sets)
     return tuple(
         _month_line(terms, (bounds[i], bounds[i + 1]), cov[i], excl[i], down[i], gtr[i])
         for i in range(len(gtr))
     )
+
+
+def _credits(
+    terms: ServiceTerms, period: Period, sets: _Sets, lines: Sequence[IncidentLine]
+) -> tuple[Decimal, Decimal]:
+    """(availability credit, GTR credit) of the period: the sum of its months' credit
+    notes, each rounded to the cent. Only months with downtime or a GTR credit can owe
+    anything, so only those are computed (the same `_month_line` as `months`)."""
+    bounds = _month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
+    gtr = _gtr_bins(bounds, lines)
+    down = sets.down.seconds_per_bin(bounds)
+    avail_total = gtr_total = ZERO
+    for i, (d, g) in enumerate(zip(down, gtr, strict=True)):
+        if d or g:
+            m0, m1 = bounds[i], bounds[i + 1]
+            cov, excl = sets.cov.clipped_seconds(m0, m1), sets.excl.clipped_seconds(m0, m1)
+            line = _month_line(terms, (m0, m1), cov, excl, d, g)
+            avail_total += line.availability_credit
+            gtr_total += line.gtr_credit
+    return avail_total, gtr_total
 
 
 @lru_cache(maxsize=4096)
@@ -388,14 +427,6 @@ def _month_bounds(kind: PeriodKind, start: int, end: int, tz: str) -> tuple[int,
     year = Period(kind, dt(start, zone(tz)), dt(end, zone(tz)), 0)
     subs = months_within(year)
     return tuple(m.start_ts for m in subs) + (subs[-1].end_ts,)
-
-
-def _timeline(sets: _Sets) -> tuple[tuple[str, int, int], ...]:
-    planned = sets.planned.intersection(sets.cov_whole)
-    items = [("downtime", s, e) for s, e in sets.down]
-    items += [("excluded", s, e) for s, e in sets.excl.difference(planned)]
-    items += [("maintenance", s, e) for s, e in planned]
-    return tuple(sorted(items, key=lambda x: (x[1], x[2], x[0])))
 
 
 def build_report(
@@ -417,7 +448,6 @@ def build_report(
         if (sp.start < upto and sp.end > p0) or p0 <= sp.start < upto
     ]
     lines.sort(key=lambda line: (line.started_at, str(line.id)))
-    months = _months(terms, period, sets, lines)
     cov, excl = sets.cov.total_seconds(), sets.excl.total_seconds()
     down = sets.down.total_seconds()
     num, den = availability_ratio(cov, excl, down)
@@ -427,8 +457,7 @@ def build_report(
     excl_whole = sets.excl_raw.intersection(sets.cov_whole).total_seconds()
     # Each month's credit note is rounded to the cent (a note is in cents), then summed;
     # the total is the sum of the printed parts, so the figures always add up.
-    avail_credit = sum((m.availability_credit for m in months), Decimal("0.00"))
-    gtr_credit = sum((m.gtr_credit for m in months), Decimal("0.00"))
+    avail_credit, gtr_credit = _credits(terms, period, sets, lines)
     return SlaReport(
         service_id=terms.id,
         period=period,
@@ -451,8 +480,11 @@ def build_report(
         incidents=tuple(lines),
         server_ids=tuple(terms.server_ids),
         timezone=terms.timezone,
-        timeline=_timeline(sets),
-        months=months if period.kind is PeriodKind.YEAR else (),
+        terms=terms,
+        coverage_set=sets.cov,
+        downtime_set=sets.down,
+        excluded_set=sets.excl,
+        maintenance_set=sets.planned.intersection(sets.cov_whole),
     )
 
 

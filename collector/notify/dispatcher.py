@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import smtplib
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,7 @@ def retry_delay(failures: int, rand: Callable[[], float] = random.random) -> flo
     many rows spread out, yet each wait is at least as long as the one before it
     (failures=1: 10-20 s, 2: 20-40 s, 3: 40-80 s ... up to 450-900 s).
     """
-    ceiling = min(RETRY_CAP, RETRY_BASE * 2 ** max(1, failures))
+    ceiling = min(RETRY_CAP, RETRY_BASE * float(2 ** max(1, failures)))
     return ceiling / 2 + rand() * ceiling / 2
 
 
@@ -105,7 +106,7 @@ def _send_email(config: Config, row: Row[Any]) -> Outcome:
                                  created_at=row.created_at)
     try:
         mail.send(config.smtp, message, recipients)
-    except (OSError, mail.smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException) as exc:
         error, permanent = mail.error_text(exc)
         return Outcome(Verdict.FAILED if permanent else Verdict.RETRY, error)
     return Outcome(Verdict.DELIVERED)

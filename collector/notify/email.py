@@ -67,7 +67,7 @@ def incident_mail(event: Event, incident: dict[str, Any], *, service: Service, p
         lines.append(("Resolved", local_text(resolved, service.timezone)))
     seconds = incident_duration(incident, now)
     if seconds is not None:
-        lines.append(("Duration" if resolved else "Down for", duration_text(seconds)))
+        lines.append(("Duration" if resolved else "Open for", duration_text(seconds)))
     link = incident_link(public_url, incident)
     paragraphs = [f"Details: {link}"] if link else []
     return _mail("incident", subject, f"Incident {word} on {where}", lines, paragraphs)
@@ -97,10 +97,10 @@ def bandwidth_mail(*, service: Service, started: dt.datetime, notice_at: dt.date
              ("Highest total seen", f"{peak_mbps:.1f} Mbps"),
              ("Notice sent", local_text(notice_at, service.timezone)),
              ("Earliest throttling", throttle_text)]
-    paragraphs = [f"Your service has used more than {service.bandwidth_limit_mbps:g} Mbps in total "
-                  f"for longer than {duration_text(service.bandwidth_sustain)}. Above this limit it "
-                  f"is served on a best-effort basis: the bandwidth may be limited to the ordered "
-                  f"bandwidth from {throttle_text} on."]
+    paragraphs = [(f"Your service has used more than {service.bandwidth_limit_mbps:g} Mbps in "
+                   f"total for longer than {duration_text(service.bandwidth_sustain)}. Above this "
+                   "limit it is served on a best-effort basis: the bandwidth may be limited to the "
+                   f"ordered bandwidth from {throttle_text} on.")]
     return _mail("bandwidth", subject, f"Bandwidth notice for {service.id}", lines, paragraphs)
 
 

@@ -31,7 +31,7 @@ def parse_time(value: object) -> dt.datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
@@ -39,7 +39,7 @@ def parse_time(value: object) -> dt.datetime | None:
 
 def duration_text(seconds: float) -> str:
     """`3 h 05 min`, `12 min`, `40 s`: what a person reads in a notice."""
-    total = max(0, int(round(seconds)))
+    total = max(0, round(seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
@@ -92,7 +92,7 @@ def event_text(event: Event, payload: dict[str, Any], *, public_url: str, now: d
     if "maintenance" in payload:
         m = payload["maintenance"]
         start, end = parse_time(m.get("start")), parse_time(m.get("end"))
-        when = rfc3339(start) if start else "?"
+        when = start.isoformat(timespec="minutes") if start else "?"  # keeps the payload's own offset (the service's zone)
         length = duration_text((end - start).total_seconds()) if start and end else "?"
         return (f"Maintenance scheduled on {m.get('service', '?')}: starts {when}, "
                 f"expected duration {length}. {m.get('reason', '')}").strip()
@@ -107,17 +107,13 @@ def incident_text(event: Event, incident: dict[str, Any], *, public_url: str,
                   now: dt.datetime) -> str:
     word = _EVENT_WORDS.get(event, event.value)
     severity = str(incident.get("severity") or "?").upper()
-    where = str(incident.get("service") or "?")
-    if incident.get("server"):
-        where += f" / {incident['server']}"
+    text = (f"[{severity}] Incident {word}: service {incident.get('service') or '?'}, "
+            f"server {incident.get('server') or 'none'}")
+    if incident.get("summary"):
+        text += f": {incident['summary']}"
     seconds = incident_duration(incident, now)
-    if seconds is None:
-        length = ""
-    elif incident.get("resolved_at"):
-        length = f" Duration: {duration_text(seconds)}."
-    else:
-        length = f" Down for {duration_text(seconds)} so far."
-    text = f"[{severity}] Incident {word} on {where}: {incident.get('summary') or ''}".rstrip(": ")
-    text += f" (server: {incident.get('server') or 'none'}, service: {incident.get('service')}).{length}"
+    if seconds is not None:
+        label = "lasted" if incident.get("resolved_at") else "open for"
+        text += f" ({label} {duration_text(seconds)})"
     link = incident_link(public_url, incident)
     return f"{text} {link}" if link else text

@@ -41,8 +41,10 @@ def insert_report(conn: Connection, *, report_id: str, server_id: str,
     stmt = insert(reports).values(
         report_id=report_id, server_id=server_id, collected_at=collected_at,
         received_at=received_at, interval=interval, body=body,
-    ).on_conflict_do_nothing(index_elements=["report_id"])
-    return conn.execute(stmt).rowcount == 1
+    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.id)
+    # RETURNING yields the new row's id, or nothing for a duplicate (rowcount is not
+    # reliable across drivers for ON CONFLICT)
+    return conn.execute(stmt).first() is not None
 
 
 def list_reports(conn: Connection, server_id: str, *, since: dt.datetime | None = None,

@@ -125,12 +125,13 @@ class Running:
 
 
 @contextmanager
-def running_app(config: str | Config, db_url: str, *, start_jobs: bool = False
-                ) -> Iterator[Running]:
+def running_app(config: str | Config, db_url: str, *, start_jobs: bool = False,
+                migrate_first: bool = True) -> Iterator[Running]:
     """The collector serving on 127.0.0.1 (a free port), migrated database, jobs optional."""
     cfg = as_config(config, db_url)
     engine = make_engine(db_url)
-    migrate(engine)
+    if migrate_first:
+        migrate(engine)
     app = create_app(cfg, engine, start_jobs=start_jobs)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
                                            lifespan="on", loop="asyncio"))

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from collector.notify.budget import check_service, crossed_thresholds
+from collector.domain.model import Event, IncidentKind, Responsibility, Severity
+from collector.notify.budget import check_service, crossed_thresholds, run_budget
 from collector.notify.dispatcher import run_due
+from tests.helpers import need
 from tests.notify.conftest import T0, Receiver, hook, make_config
 
 # A 30-day month at 99.9 %: 2,592,000 s * 0.001 = 2592 s of allowed downtime.
@@ -44,3 +48,31 @@ def test_it_sends_each_threshold_once_per_month(engine: Engine, receiver: Receiv
     first = json.loads(receiver.hits[0].body)
     assert first["event"] == "sla.budget" and first["service"]["id"] == "acme-web"
     assert first["service"]["used_percent"] == 50.2   # 1300 / 2592 = 50.15 %
+
+
+def test_it_announces_the_budget_from_the_sla_report_of_stored_incidents(
+        engine: Engine, receiver: Receiver) -> None:
+    need(importlib.util.find_spec("collector.sla_service") is not None,
+         "collector.sla_service (the SLA engine) is not written yet")
+    from collector.incidents import open_incident
+
+    config = make_config((hook(receiver.url, name="ops", events=(Event.SLA_BUDGET,)),))
+    paris = ZoneInfo("Europe/Paris")
+    now = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
+    # November 2026 has 30 days: 2,592,000 s * (1 - 0.999) = 2592 s allowed.
+    # A provider outage 10:00-10:45 Paris = 2700 s = 104 % of it: one event, at 100 %.
+    with engine.begin() as conn:
+        open_incident(conn, config, service_id="acme-web", server_id="web-01",
+                      kind=IncidentKind.MANUAL, severity=Severity.CRITICAL,
+                      responsibility=Responsibility.PROVIDER, affects_availability=True,
+                      started_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=paris),
+                      detected_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=paris),
+                      resolved_at=dt.datetime(2026, 11, 3, 10, 45, tzinfo=paris),
+                      summary="outage", evidence={}, dedup_key=None, actor="test", now=now)
+    run_budget(engine, config, now)
+    run_budget(engine, config, now + dt.timedelta(minutes=5))    # nothing new to announce
+    run_due(engine, config, now + dt.timedelta(minutes=5))
+    [hit] = receiver.hits
+    service = json.loads(hit.body)["service"]
+    assert (service["threshold_percent"], service["downtime_seconds"]) == (100, 2700.0)
+    assert service["allowed_downtime_seconds"] == 2592.0

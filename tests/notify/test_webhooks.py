@@ -145,6 +145,15 @@ def test_it_posts_a_slack_text_with_severity_server_service_duration_and_link(
     run_due(engine, config, T0 + dt.timedelta(hours=2))
     text = json.loads(receiver.hits[0].body)["text"]
     assert receiver.hits[0].signature_ok
-    for part in ("CRITICAL", "resolved", "web-01", "acme-web", "1 h 05 min",
+    for part in ("CRITICAL", "resolved", "server web-01", "service acme-web", "lasted 1 h 05 min",
                  "https://vigie.example.net/api/v1/incidents/7"):
         assert part in text, (part, text)
+
+
+def test_it_keeps_the_url_and_secret_out_of_the_recorded_error(engine: Engine) -> None:
+    # Chat webhooks carry their credential in the URL path; nothing listens on port 1.
+    config = make_config((hook("http://127.0.0.1:1/services/T0/B0/tok3n-in-url", name="chat"),))
+    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident()})
+    run_due(engine, config, T0)
+    row = _rows(engine)[0]
+    assert row.state == "pending" and row.last_error == "connection failed"

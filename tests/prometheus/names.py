@@ -19,7 +19,7 @@ COLLECTOR_METRICS = frozenset({
 PROMETHEUS_METRICS = frozenset({"up", "ALERTS"})
 
 _NAME = re.compile(r"(?<![\w:\"'])(vigie[_:][A-Za-z0-9_:]*|up|ALERTS)\b(?![\"'(])")
-_TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.M)
+_TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.MULTILINE)
 
 
 def referenced(expr: str) -> set[str]:

@@ -25,7 +25,8 @@ COLLECTOR_URL = "http://127.0.0.1:8480/api/v1/alertmanager"
 
 def amtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     binary = need_binary("amtool")
-    return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([binary, *map(str, args)], check=False, capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_it_accepts_the_alertmanager_config(alertmanager_config: Path) -> None:
@@ -47,13 +48,13 @@ def test_it_routes_every_vigie_alert_to_the_collector(alertmanager_config: Path)
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], dict[str, Any]]]
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((dict(self.headers), json.loads(body)))
         self.send_response(200)
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -73,7 +74,7 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], dict[str, Any]]
 
 
 def _post_alert(url: str, ends_at: dt.datetime | None = None) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     alert: dict[str, Any] = {
         "labels": {"alertname": "VigieDiskAlmostFull", "server": "web-01", "severity": "major",
                    "mountpoint": "/var", "service": "acme-web"},
@@ -106,7 +107,7 @@ def test_it_delivers_firing_and_resolved_alerts_with_the_admin_token(
         assert firing["groupLabels"] == {"alertname": "VigieDiskAlmostFull", "server": "web-01"}
         assert firing["alerts"][0]["labels"]["severity"] == "major"
 
-        _post_alert(am.url, ends_at=dt.datetime.now(dt.timezone.utc))
+        _post_alert(am.url, ends_at=dt.datetime.now(dt.UTC))
         wait_until(lambda: any(b["status"] == "resolved" for _, b in received), timeout=20)
         resolved = next(b for _, b in received if b["status"] == "resolved")
         assert resolved["alerts"][0]["labels"]["server"] == "web-01"

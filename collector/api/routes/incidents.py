@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from collector import incidents as service
+from collector import incidents as incidents_service
 from collector.api.auth import Admin, Principal, PrincipalKind, Reader
 from collector.api.schemas import IncidentIn, IncidentPatch
 from collector.config import Config
@@ -18,9 +18,9 @@ from collector.store import incident_rows
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-def _detail(conn: Any, config: Config, incident: service.Incident) -> dict[str, Any]:
-    return {**service.incident_json(incident, config), "evidence": incident.evidence, "created_by": incident.created_by,
-            "timeline": service.timeline_json(conn, incident, config)}
+def _detail(conn: Any, config: Config, incident: incidents_service.Incident) -> dict[str, Any]:
+    return {**incidents_service.incident_json(incident, config), "evidence": incident.evidence, "created_by": incident.created_by,
+            "timeline": incidents_service.timeline_json(conn, incident, config)}
 
 
 def _scope(config: Config, principal: Principal, service_id: str | None,
@@ -44,14 +44,14 @@ def list_incidents(request: Request, principal: Reader, state: IncidentState | N
     with request.app.state.engine.connect() as conn:
         found = incident_rows.search(conn, service_ids=scope, state=state, service=service,
                                      server=server)
-    return [service.incident_json(i, config) for i in found]
+    return [incidents_service.incident_json(i, config) for i in found]
 
 
 @router.get("/{incident_id}")
 def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     with request.app.state.engine.connect() as conn:
-        incident = service.get_incident(conn, incident_id)
+        incident = incidents_service.get_incident(conn, incident_id)
         if not principal.can_see_service(config, incident.service_id):
             raise NotFound(f"incident {incident_id} not found")
         return _detail(conn, config, incident)
@@ -63,7 +63,7 @@ def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSO
     service_id, server_id = _target(config, body.service, body.server)
     now = dt.datetime.now(dt.UTC)
     with request.app.state.engine.begin() as conn:
-        incident = service.open_incident(
+        incident = incidents_service.open_incident(
             conn, config, service_id=service_id, server_id=server_id, kind=IncidentKind.MANUAL,
             severity=body.severity, responsibility=body.responsibility,
             affects_availability=body.affects_availability, started_at=body.started_at,
@@ -100,11 +100,11 @@ def patch_incident(incident_id: int, body: IncidentPatch, request: Request,
             raise Invalid(f"body.{name}: may not be null")
     with request.app.state.engine.begin() as conn:
         if "acknowledged" in body.model_fields_set:
-            current = service.get_incident(conn, incident_id)
+            current = incidents_service.get_incident(conn, incident_id)
             if body.acknowledged:
                 changes["acknowledged_at"] = current.acknowledged_at or now
             else:
                 changes["acknowledged_at"] = None
-        incident = service.update_incident(conn, config, incident_id, changes=changes,
+        incident = incidents_service.update_incident(conn, config, incident_id, changes=changes,
                                            actor=principal.name, reason=body.reason, now=now)
         return _detail(conn, config, incident)

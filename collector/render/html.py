@@ -1,0 +1,87 @@
+"""The SLA report as one self-contained HTML page (inline CSS and SVG, no external asset)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from collector.domain.periods import zone
+from collector.domain.sla import SlaReport
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+STRIP_WIDTH = 1000.0
+MIN_MARK = 1.5  # a 10-minute outage in a month is 0.2 units wide: keep it visible
+
+
+@dataclass(frozen=True)
+class Mark:
+    kind: str  # downtime | excluded | maintenance (the CSS class)
+    x: float
+    width: float
+    title: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def duration(seconds: float | int | None) -> str:
+    """3 h 10 min 05 s -> '3 h 10 min 5 s'; a reader checks durations, not raw seconds."""
+    if seconds is None:
+        return "-"
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{h} h"] if h else []
+    if m:
+        parts.append(f"{m} min")
+    if s or not parts:
+        parts.append(f"{s} s")
+    return " ".join(parts)
+
+
+def strip_marks(report: SlaReport) -> list[Mark]:
+    """The timeline as rectangles over the whole period (x in 0..STRIP_WIDTH)."""
+    p0, p1 = report.period.start_ts, report.period.end_ts
+    scale = STRIP_WIDTH / (p1 - p0)
+    tz = zone(report.timezone)
+    marks = []
+    for kind, s, e in report.timeline:
+        x = (s - p0) * scale
+        width = max(MIN_MARK, (e - s) * scale)
+        x = min(x, STRIP_WIDTH - width)
+        start = datetime.fromtimestamp(s, tz).strftime("%d/%m %H:%M")
+        end = datetime.fromtimestamp(e, tz).strftime("%d/%m %H:%M")
+        marks.append(Mark(kind, round(x, 2), round(width, 2), f"{kind} {start} - {end}"))
+    return marks
+
+
+def render_html(report: SlaReport, title: str | None = None) -> str:
+    data = report.to_json()
+    p0, p1 = report.period.start_ts, report.period.end_ts
+    now_x = None
+    if not report.complete:
+        now_x = round(max(0.0, min(1.0, (report.as_of.timestamp() - p0) / (p1 - p0)))
+                      * STRIP_WIDTH, 2)
+    template = _environment().get_template("sla.html.j2")
+    return template.render(
+        r=data,
+        title=title or f"SLA report {data['service']} - {report.period.label}",
+        label=report.period.label,
+        marks=strip_marks(report),
+        width=STRIP_WIDTH,
+        now_x=now_x,
+        duration=duration,
+    )

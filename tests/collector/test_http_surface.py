@@ -1,0 +1,91 @@
+"""What every client of the HTTP surface relies on: tokens, error shape, metrics, health."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+
+import requests
+from fastapi.routing import APIRoute
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.routing import BaseRoute
+
+from collector import ingest
+from collector.store import queries
+from tests.collector.server import auth, config_text, make_report, running_app
+
+
+def _walk(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every endpoint, also inside included routers (create_app includes them unprefixed;
+    recent FastAPI keeps them as `_IncludedRouter` wrappers)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _walk(inner.routes)
+
+
+def test_it_asks_a_token_on_every_api_endpoint(sqlite_url: str) -> None:
+    with running_app(config_text(), sqlite_url) as running:
+        routes = [(m, r.path) for r in _walk(running.app.routes)
+                  if r.path.startswith("/api/") for m in sorted(r.methods)]
+        answers = {(m, p): requests.request(m, running.base_url + re.sub(r"\{[^}]+\}", "1", p),
+                                            json={}, timeout=10)
+                   for m, p in routes}
+        wrong_method = requests.delete(running.base_url + "/api/v1/servers",
+                                       headers=auth("admin"), timeout=10)
+        openapi = requests.get(running.base_url + "/openapi.json", timeout=10)
+
+    assert len(routes) >= 10
+    assert {k: a.status_code for k, a in answers.items()} == {k: 401 for k in answers}
+    assert all(set(a.json()) == {"error"} for a in answers.values())
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+    assert "/api/v1/reports" in openapi.json()["paths"]
+
+
+def test_it_exposes_metrics_read_from_the_store(db_url: str) -> None:
+    with running_app(config_text(), db_url) as running:
+        base = running.base_url
+        requests.post(base + "/api/v1/reports", json=make_report("web-01"),
+                      headers=auth("web-01"), timeout=10)
+        requests.post(base + "/api/v1/incidents", headers=auth("admin"), timeout=10, json={
+            "service": "globex-db", "severity": "major",
+            "started_at": dt.datetime.now(dt.UTC).isoformat()})
+        text = requests.get(base + "/metrics", timeout=10).text
+        health = requests.get(base + "/healthz", timeout=10)
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    # web-01 reported (detection marks it up); db-01 never did
+    assert samples[("vigie_server_up", (("server", "db-01"), ("service", "globex-db")))] == 0
+    assert ("vigie_server_up", (("server", "web-01"), ("service", "acme-web"))) in samples
+    assert samples[("vigie_incidents_open", (("severity", "major"),))] == 1
+    assert samples[("vigie_incidents_open", (("severity", "critical"),))] == 0
+    assert samples[("vigie_reports_received_total", ())] == 1
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+
+
+def test_it_answers_503_on_health_when_the_database_is_gone(sqlite_url: str) -> None:
+    unreachable = "postgresql://postgres@127.0.0.1:1/nothing"
+    with running_app(config_text(), unreachable, migrate_first=False) as running:
+        health = requests.get(running.base_url + "/healthz", timeout=30)
+        metrics = requests.get(running.base_url + "/metrics", timeout=30)
+    assert health.status_code == 503 and health.json()["error"] == "database unreachable"
+    assert "vigie_collector_database_up 0.0" in metrics.text
+
+
+def test_it_prunes_reports_past_retention_in_batches(db_url: str, monkeypatch) -> None:
+    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(queries, "PRUNE_BATCH", 2)
+    with running_app(config_text(), db_url) as running:
+        with running.engine.begin() as conn:
+            for age_days in (40, 36, 35.5, 34, 1):   # retention: 35 days (the default)
+                at = now - dt.timedelta(days=age_days)
+                queries.insert_report(conn, report_id=f"r{age_days}", server_id="web-01",
+                                      collected_at=at, received_at=at, interval=10, body={})
+        deleted = ingest.prune_reports(running.engine, running.config, now)
+        with running.engine.connect() as conn:
+            kept = [r.report_id for r in queries.list_reports(conn, "web-01")]
+    assert deleted == 3
+    assert kept == ["r34", "r1"]
