@@ -202,7 +202,8 @@ class IntervalSet:
     def clipped_seconds(self, start: int, end: int) -> int:
         """|self ∩ [start, end)| in O(log n) with prefix sums, building no set (the year
         report asks this for every month and every incident)."""
-        if not self._iv or end <= start:
+        iv = self._iv
+        if not iv or end <= start or end <= iv[0][0] or start >= iv[-1][1]:
             return 0
         return self.seconds_before(end) - self.seconds_before(start)
 

@@ -266,6 +266,7 @@ class _Sets:
     planned: IntervalSet  # planned maintenance windows, unclipped
     down_raw: IntervalSet  # provider downtime of the service, unclipped
     down: IntervalSet  # D = (down_raw ∩ C) - E
+    down_net: IntervalSet  # down_raw - excl_raw, the restore time of a redundant service
 
 
 def _provider_downtime(terms: ServiceTerms, spans: list[_Span], unplanned: list[Pair]) -> IntervalSet:
@@ -314,7 +315,8 @@ def _sets(
     down_raw = _provider_downtime(terms, spans, unplanned)
     # contract §3: time both excluded and provider downtime counts once, as excluded.
     down = down_raw.intersection(cov).difference(excl)
-    return _Sets(cov_whole, (p0, p1), cov, excl_raw, excl, planned, down_raw, down)
+    down_net = down_raw.difference(excl_raw) if terms.redundant else down_raw
+    return _Sets(cov_whole, (p0, p1), cov, excl_raw, excl, planned, down_raw, down, down_net)
 
 
 def _restore_seconds(terms: ServiceTerms, sp: _Span, sets: _Sets) -> int:
@@ -324,7 +326,9 @@ def _restore_seconds(terms: ServiceTerms, sp: _Span, sets: _Sets) -> int:
     clock, end = sp.clock, sp.end
     if end <= clock:
         return 0
-    if terms.coverage is ALWAYS and not terms.redundant:
+    if terms.coverage is ALWAYS:  # fast paths of the round-the-clock services
+        if terms.redundant:
+            return sets.down_net.clipped_seconds(clock, end)
         return end - clock - sets.excl_raw.clipped_seconds(clock, end)
     if sets.cov_whole_span[0] <= clock and end <= sets.cov_whole_span[1]:
         running = sets.cov_whole.clip(clock, end)
@@ -355,10 +359,10 @@ def _incident_line(terms: ServiceTerms, period: Period, sp: _Span, sets: _Sets) 
     )
 
 
-def _month_line(
-    terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int
-) -> MonthLine:
-    """One month's figures and credits; `gtr_percent` sums the GTR credits started in it."""
+def _month_credits(
+    terms: ServiceTerms, cov: int, excl: int, down: int, gtr_percent: int
+) -> tuple[bool, int, Decimal, Decimal]:
+    """(breached, slices, availability credit, GTR credit) of one month, in cents."""
     num, den = availability_ratio(cov, excl, down)
     breached = is_breached(num, den, terms.target_percent)
     fee = terms.monthly_fee
@@ -367,9 +371,17 @@ def _month_line(
     avail_credit = cents(min(fee, fee * SLICE_SHARE * n)) if breached and n else ZERO
     # contract §6: GTR credits of one month capped at the monthly fee.
     gtr = cents(min(fee, fee * gtr_percent / 100)) if gtr_percent else ZERO
+    return breached, n, avail_credit, gtr
+
+
+def _month_line(
+    terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int
+) -> MonthLine:
+    """One month's figures and credits; `gtr_percent` sums the GTR credits started in it."""
+    breached, n, avail_credit, gtr = _month_credits(terms, cov, excl, down, gtr_percent)
     return MonthLine(
-        bounds[0], bounds[1], cov, excl, down, round_percent(num, den), breached, n,
-        avail_credit, gtr,
+        bounds[0], bounds[1], cov, excl, down,
+        round_percent(*availability_ratio(cov, excl, down)), breached, n, avail_credit, gtr,
     )
 
 
@@ -412,9 +424,9 @@ def _credits(
         if d or g:
             m0, m1 = bounds[i], bounds[i + 1]
             cov, excl = sets.cov.clipped_seconds(m0, m1), sets.excl.clipped_seconds(m0, m1)
-            line = _month_line(terms, (m0, m1), cov, excl, d, g)
-            avail_total += line.availability_credit
-            gtr_total += line.gtr_credit
+            _, _, avail, gtr_credit = _month_credits(terms, cov, excl, d, g)
+            avail_total += avail
+            gtr_total += gtr_credit
     return avail_total, gtr_total
 
 

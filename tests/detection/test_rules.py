@@ -10,6 +10,7 @@ from collector.domain.detection import (
     ServerObservation,
     Settings,
     Verdict,
+    needs_ping,
     outage_end,
     problem_for,
     reopens,
@@ -169,3 +170,12 @@ def test_it_ends_an_outage_at_a_spooled_report_unless_the_host_was_cut_off() -> 
 def test_it_leaves_a_never_heard_agent_unknown() -> None:
     obs = ServerObservation("new-1", agent=True)
     assert verdict(obs, None, at(1000), S) == Verdict(ServerStatus.UNKNOWN)
+
+
+def test_it_pings_a_server_without_agent_even_when_ping_confirmation_is_off() -> None:
+    off = Settings(heartbeat_timeout=30, ping=False)
+    edge = ServerObservation("edge-1", agent=False, status=ServerStatus.UP)
+    assert needs_ping(edge, at(0), off)
+    assert not needs_ping(agent_up(), at(40), off)     # suspect, but declared down unpinged
+    assert needs_ping(agent_up(), at(40), S)
+    assert not needs_ping(agent_up(), at(20), S)       # not suspect: no ping

@@ -1,0 +1,47 @@
+"""The CSV and HTML renders of the worked example (contract §8)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from collector.domain.sla import build_report
+from collector.render.csv import render_csv
+from collector.render.html import render_html
+from tests.sla.examples import worked_example
+
+
+def worked_report():  # type: ignore[no-untyped-def]
+    ex = worked_example()
+    return build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now)
+
+
+def test_it_writes_the_figures_and_incidents_as_csv() -> None:
+    text = render_csv(worked_report())
+    summary_block, incident_block = text.split("\n\n")[:2]
+    summary = dict(csv.reader(io.StringIO(summary_block)))
+    assert summary["availability_percent"] == "99.2097"
+    assert summary["downtime_seconds"] == "20400"
+    assert summary["excluded_seconds"] == "10800"
+    assert summary["credit_total"] == "127.50"
+    rows = list(csv.DictReader(io.StringIO(incident_block)))
+    outage = next(r for r in rows if r["id"] == "4")
+    assert (outage["counted_seconds"], outage["gtr_overrun_seconds"], outage["gtr_credit_percent"]) == (
+        "18600", "4200", "30",
+    )
+
+
+def test_it_renders_a_self_contained_page_with_the_strip() -> None:
+    html = render_html(worked_report())
+    for figure in ("99.2097 %", "127.50 EUR", "37.50 EUR", "90.00 EUR", "20400 s", "10800 s"):
+        assert figure in html
+    assert re.search(r'<rect class="downtime" x="811\.11"', html)  # 25 Sep 08:00 = 24.33/30 of the month
+    assert '<rect class="excluded"' in html
+    assert '<rect class="maintenance"' in html
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html and "<link" not in html
+
+
+def test_it_escapes_text_in_the_page() -> None:
+    html = render_html(worked_report(), title="<b>acme</b>")
+    assert "<b>acme</b>" not in html and "&lt;b&gt;acme&lt;/b&gt;" in html
