@@ -89,7 +89,7 @@ def open_store(config: Config) -> Engine | None:
         return None
     except SQLAlchemyError as exc:
         print(f"{config.path}: database: cannot open it ({type(exc).__name__}: "
-              f"{str(exc.orig if getattr(exc, 'orig', None) else exc).splitlines()[0]})",
+              f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]})",
               file=sys.stderr)
         return None
     return engine

@@ -268,7 +268,9 @@ def _smtp(raw: object, problems: list[str]) -> Smtp:
 
 def _cross_check(services: tuple[Service, ...], servers: tuple[Server, ...],
                  clients: tuple[Client, ...], admin: Secret | None, problems: list[str]) -> None:
-    for kind, items in (("services", services), ("servers", servers), ("clients", clients)):
+    groups: tuple[tuple[str, tuple[Service | Server | Client, ...]], ...] = (
+        ("services", services), ("servers", servers), ("clients", clients))
+    for kind, items in groups:
         seen: set[str] = set()
         for i, item in enumerate(items):
             if item.id in seen:

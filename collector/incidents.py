@@ -124,7 +124,8 @@ def _record(conn: Connection, config: Config, change: Change, *, actor: str,
 
     incident = change.incident
     rows.add_event(conn, incident.id, at=now, actor=actor, action=change.action, reason=reason,
-                   changes={k: [_plain(old), _plain(new)] for k, (old, new) in change.changes.items()})
+                   changes={k: [_plain(old), _plain(new)]
+                            for k, (old, new) in change.changes.items()})
     enqueue(conn, config, _EVENT_OF_ACTION[change.action],
             {"incident": incident_json(incident, config)}, now=now, severity=incident.severity,
             incident_id=incident.id, service_id=incident.service_id)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from collector.config import Config
 from collector.domain.maintenance import (
@@ -49,7 +49,7 @@ def create_maintenance(conn: Connection, config: Config, *, service_id: str,
     return maintenance
 
 
-def _from_row(row: Mapping[str, Any]) -> Maintenance:
+def _from_row(row: RowMapping | Mapping[str, Any]) -> Maintenance:
     return Maintenance(id=int(row["id"]), service_id=row["service_id"], start=row["start"],
                        end=row["end"], notified_at=row["notified_at"], reason=row["reason"] or "",
                        planned=bool(row["planned"]), created_at=row["created_at"],

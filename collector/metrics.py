@@ -101,7 +101,7 @@ def server_up(conn: Connection, config: Config) -> list[Metric]:
 def incidents_open(conn: Connection) -> Metric:
     family = GaugeMetricFamily("vigie_incidents_open", "open incidents by severity",
                                labels=["severity"])
-    counts = dict(conn.execute(
+    counts: dict[str, int] = dict(conn.execute(
         sa.select(incidents.c.severity, sa.func.count())
         .where(incidents.c.state == IncidentState.OPEN.value)
         .group_by(incidents.c.severity)).all())

@@ -121,7 +121,8 @@ def answers(url: str, token: str | None = None) -> bytes | None:
         return None
 
 
-def wait_for(what: str, check: Callable[[], bool], procs: list[subprocess.Popen[bytes]], timeout: float = 45) -> None:
+def wait_for(what: str, check: Callable[[], bool], procs: list[subprocess.Popen[bytes]],
+             timeout: float = 45) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if any(p.poll() is not None for p in procs):

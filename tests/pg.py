@@ -93,5 +93,5 @@ class PgServer:
     def stop(self) -> None:
         if self.datadir:
             subprocess.run([f"{self._bindir}/pg_ctl", "-D", self.datadir, "-m", "fast", "stop"],
-                           capture_output=True, **self._run_as)  # type: ignore[arg-type]
+                           capture_output=True, check=False, **self._run_as)  # type: ignore[arg-type]
             shutil.rmtree(self.datadir, ignore_errors=True)

@@ -26,7 +26,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from collector.domain.coverage import ALWAYS, CoverageSpec, coverage
+from collector.domain.coverage import ALWAYS, CoverageKind, CoverageSpec, coverage
 from collector.domain.intervals import IntervalSet, Pair, dt, intersect_all, ts
 from collector.domain.model import Responsibility
 from collector.domain.periods import Period, PeriodKind, months_within, zone
@@ -38,9 +38,6 @@ ZERO = Decimal("0.00")
 HUNDRED = Decimal("100.0000")
 SLICE_SECONDS = 3600
 SLICE_SHARE = Decimal("0.025")  # contract §5: 2.5 % of the monthly fee per 60-min slice
-# contract §6: (overrun upper bound in seconds, credit percent); more than 3 h -> 50 %.
-GTR_TIERS: tuple[tuple[int, int], ...] = ((3600, 20), (7200, 30), (10800, 40))
-GTR_TOP_PERCENT = 50
 
 
 class SliceMode(StrEnum):
@@ -89,6 +86,10 @@ class IncidentInput:
     detected_at: datetime | None = None  # None: detected when it started
     notified_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _aware(self.id, started_at=self.started_at, resolved_at=self.resolved_at,
+               detected_at=self.detected_at, notified_at=self.notified_at)
+
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceInput:
@@ -97,6 +98,16 @@ class MaintenanceInput:
     end: datetime
     notified_at: datetime | None
     planned: bool  # contract §4: notice at least 8 calendar days before start
+
+    def __post_init__(self) -> None:
+        _aware(self.id, start=self.start, end=self.end, notified_at=self.notified_at)
+
+
+def _aware(owner: int | str, **moments: datetime | None) -> None:
+    """A naive datetime has no defined instant: refuse it, naming the field."""
+    for name, moment in moments.items():
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"{name} of {owner} is not timezone-aware (got {moment.isoformat()})")
 
 
 class IncidentLine(NamedTuple):
@@ -208,13 +219,17 @@ def is_breached(num: int, den: int, target: Decimal) -> bool:
 
 
 def gtr_credit_percent(overrun: int) -> int:
-    """contract §6: at most 1 h over -> 20 %, at most 2 h -> 30 %, 3 h -> 40 %, more -> 50 %."""
+    """contract §6: at most 1 h over -> 20 %, at most 2 h -> 30 %, 3 h -> 40 %, more -> 50 %.
+    "GTR + 1 heure : 20 %" (original 5.2): exactly one hour over is still 20 %."""
     if overrun <= 0:
         return 0
-    for bound, percent in GTR_TIERS:
-        if overrun <= bound:
-            return percent
-    return GTR_TOP_PERCENT
+    if overrun <= 3600:
+        return 20
+    if overrun <= 7200:
+        return 30
+    if overrun <= 10800:
+        return 40
+    return 50
 
 
 def slices(downtime: int, mode: SliceMode) -> int:
@@ -245,13 +260,14 @@ class _Span(NamedTuple):
 
 
 def _prepare(inc: IncidentInput, now_ts: int) -> _Span:
-    start = ts(inc.started_at)
-    end = ts(inc.resolved_at) if inc.resolved_at is not None else now_ts
-    clock = ts(inc.detected_at) if inc.detected_at is not None else start
+    # The inputs were checked timezone-aware when built, so timestamp() is exact here.
+    start = int(inc.started_at.timestamp())
+    end = int(inc.resolved_at.timestamp()) if inc.resolved_at is not None else now_ts
+    clock = int(inc.detected_at.timestamp()) if inc.detected_at is not None else start
     if inc.notified_at is not None:
-        clock = min(clock, ts(inc.notified_at))
+        clock = min(clock, int(inc.notified_at.timestamp()))
     provider = inc.affects_availability and inc.responsibility == Responsibility.PROVIDER
-    return _Span(inc, start, max(start, end), clock, provider)
+    return _Span(inc, start, end if end > start else start, clock, provider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +342,7 @@ def _restore_seconds(terms: ServiceTerms, sp: _Span, sets: _Sets) -> int:
     clock, end = sp.clock, sp.end
     if end <= clock:
         return 0
-    if terms.coverage is ALWAYS:  # fast paths of the round-the-clock services
+    if terms.coverage.kind is CoverageKind.ALWAYS:  # fast paths of the round-the-clock services
         if terms.redundant:
             return sets.down_net.clipped_seconds(clock, end)
         return end - clock - sets.excl_raw.clipped_seconds(clock, end)
@@ -415,7 +431,7 @@ def _credits(
 ) -> tuple[Decimal, Decimal]:
     """(availability credit, GTR credit) of the period: the sum of its months' credit
     notes, each rounded to the cent. Only months with downtime or a GTR credit can owe
-    anything, so only those are computed (the same `_month_line` as `months`)."""
+    anything, so only those are computed (the same `_month_credits` as `months`)."""
     bounds = _month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
     gtr = _gtr_bins(bounds, lines)
     down = sets.down.seconds_per_bin(bounds)
@@ -452,7 +468,8 @@ def build_report(
     now_ts = ts(now)
     p0, p1 = period.start_ts, period.end_ts
     upto = min(p1, max(p0, now_ts))
-    spans = [sp for sp in (_prepare(i, now_ts) for i in incidents) if sp.start <= now_ts]
+    spans = [_prepare(i, now_ts) for i in incidents]
+    spans = [sp for sp in spans if sp.start <= now_ts]  # not started yet: not known yet
     sets = _sets(terms, period, spans, tuple(maintenances), now_ts)
     lines = [
         _incident_line(terms, period, sp, sets)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, Responsibility, Severity
@@ -28,7 +28,7 @@ class TimelineEntry:
     reason: str | None
 
 
-def from_row(row: Mapping[str, Any]) -> Incident:
+def from_row(row: RowMapping | Mapping[str, Any]) -> Incident:
     return Incident(
         id=int(row["id"]), service_id=row["service_id"], server_id=row["server_id"],
         kind=IncidentKind(row["kind"]), severity=Severity(row["severity"]),

@@ -20,7 +20,7 @@ from tests.helpers import free_port, wait_until
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "collector", *args], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
 
 
 def test_it_accepts_a_good_configuration(tmp_path: Path) -> None:

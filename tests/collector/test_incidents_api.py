@@ -117,7 +117,8 @@ def test_it_limits_each_token_to_what_it_may_see_and_do(db_url: str) -> None:
 
     assert [i["id"] for i in listed.json()] == [acme_id]
     assert own.status_code == 200
-    assert foreign.status_code == 404 and foreign.json() == {"error": f"incident {globex_id} not found"}
+    assert foreign.status_code == 404
+    assert foreign.json() == {"error": f"incident {globex_id} not found"}
     assert foreign_filter.status_code == 404
     assert client_post.status_code == 403 and client_patch.status_code == 403
     assert agent_list.status_code == 403

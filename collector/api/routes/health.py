@@ -21,7 +21,8 @@ def healthz(request: Request) -> JSONResponse:
             conn.execute(sa.text("SELECT 1"))
     except SQLAlchemyError as exc:
         logger.warning("health check: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "error": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "unavailable", "error": "database unreachable"},
+                            status_code=503)
     return JSONResponse({"status": "ok"})
 
 

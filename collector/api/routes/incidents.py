@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
 def _detail(conn: Any, config: Config, incident: incidents_service.Incident) -> dict[str, Any]:
-    return {**incidents_service.incident_json(incident, config), "evidence": incident.evidence, "created_by": incident.created_by,
+    return {**incidents_service.incident_json(incident, config),
+            "evidence": incident.evidence, "created_by": incident.created_by,
             "timeline": incidents_service.timeline_json(conn, incident, config)}
 
 
@@ -73,7 +74,8 @@ def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSO
         return JSONResponse(_detail(conn, config, incident), status_code=201)
 
 
-def _target(config: Config, service_id: str | None, server_id: str | None) -> tuple[str, str | None]:
+def _target(config: Config, service_id: str | None,
+            server_id: str | None) -> tuple[str, str | None]:
     if server_id is not None:
         server = config.server(server_id)
         if server is None:

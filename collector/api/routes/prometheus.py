@@ -1,0 +1,18 @@
+"""GET /api/v1/prometheus/targets (SPEC §5): Prometheus HTTP service discovery."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from collector.api.auth import Admin
+from collector.prometheus_sd import target_groups
+
+router = APIRouter(prefix="/api/v1/prometheus", tags=["prometheus"])
+
+
+@router.get("/targets")
+def targets(request: Request, principal: Admin) -> list[dict[str, Any]]:
+    """Every agent's metrics address, labelled server, service, client and
+    bandwidth_limit_mbps (docs/prometheus.md); `[]` when no server has an agent."""
+    return target_groups(request.app.state.config)
