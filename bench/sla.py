@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.domain.coverage import CoverageSpec  # noqa: E402
-from collector.domain.model import Responsibility  # noqa: E402
-from collector.domain.periods import contract_year  # noqa: E402
-from collector.domain.sla import (  # noqa: E402
+from collector.domain.coverage import CoverageSpec
+from collector.domain.model import Responsibility
+from collector.domain.periods import contract_year
+from collector.domain.sla import (
     IncidentInput,
     MaintenanceInput,
     ServiceTerms,
@@ -88,7 +88,8 @@ def main() -> int:
         runs.append((time.perf_counter() - t0, time.process_time() - c0))
     elapsed, cpu = min(runs)
     total = sum(len(d[1]) for d in data)
-    print(f"services {len(data)}  incidents {total}  seconds {elapsed:.3f} (cpu {cpu:.3f})  credits {credits}")
+    print(f"services {len(data)}  incidents {total}  seconds {elapsed:.3f} (cpu {cpu:.3f})"
+          f"  credits {credits}")
     return 0
 
 

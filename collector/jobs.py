@@ -36,6 +36,8 @@ JOBS: tuple[JobSpec, ...] = (
             lambda c: c.detection.check_every, optional=True),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0, optional=True),
     JobSpec("prune-reports", "collector.ingest:prune_reports", lambda c: 3600.0),
+    JobSpec("sla-budget", "collector.notify.budget:run_budget", lambda c: 300.0),
+    JobSpec("bandwidth", "collector.notify.bandwidth:run_bandwidth", lambda c: 60.0),
 )
 
 

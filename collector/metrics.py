@@ -31,7 +31,11 @@ from collector.store.tables import incidents
 
 logger = logging.getLogger(__name__)
 
-HOOKS: tuple[str, ...] = ("collector.sla_service:metric_families",)
+HOOKS: tuple[str, ...] = (
+    "collector.sla_service:metric_families",
+    "collector.prom_metrics:metric_families",
+    "collector.notify.metrics:metric_families",
+)
 UP_STATUSES = frozenset({ServerStatus.UP.value, ServerStatus.AGENT_LOST.value})
 
 MetricHook = Callable[[Connection, Config, dt.datetime], Iterable[Metric]]

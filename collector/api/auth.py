@@ -1,8 +1,10 @@
 """Bearer token -> Principal, in one dependency (SPEC §5: admin, client, agent).
 
-Every configured token is compared, in constant time and without stopping at the first
-match, against the SHA-256 of the presented one: neither the content nor the length of a
-guess changes the work done. Outside a client's scope the API answers 404, never 403, so
+A presented token is looked up by its SHA-256 digest in a dict built once per app, then
+the digests are compared with `hmac.compare_digest`: O(1) per request whatever the number
+of servers. The lookup's timing can only depend on the digest of the guess, which tells an
+attacker nothing about any configured token (finding a token from its digest's prefix is a
+preimage search). Outside a client's scope the API answers 404, never 403, so
 a client learns nothing about other clients' services.
 """
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Principal:
 
 
 class TokenTable:
-    """Digests of every configured token, built once per app."""
+    """Digest of every configured token -> its Principal, built once per app."""
 
     def __init__(self, config: Config) -> None:
         entries: list[tuple[bytes, Principal]] = []
@@ -79,15 +81,17 @@ class TokenTable:
                 entries.append((_digest(server.token.reveal()),
                                 Principal(PrincipalKind.AGENT, f"agent:{server.id}",
                                           server_id=server.id)))
-        self._entries = entries
+        # a token configured twice keeps its first owner (config validation reports it)
+        self._by_digest: dict[bytes, tuple[bytes, Principal]] = {}
+        for digest, principal in entries:
+            self._by_digest.setdefault(digest, (digest, principal))
 
     def lookup(self, token: str) -> Principal | None:
         presented = _digest(token)
-        found: Principal | None = None
-        for digest, principal in self._entries:  # no early exit: same work for every guess
-            if hmac.compare_digest(presented, digest):
-                found = principal
-        return found
+        found = self._by_digest.get(presented)
+        if found is None or not hmac.compare_digest(presented, found[0]):
+            return None
+        return found[1]
 
 
 def _digest(token: str) -> bytes:

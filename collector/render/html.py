@@ -37,11 +37,11 @@ def _environment() -> Environment:
     )
 
 
-def duration(seconds: float | int | None) -> str:
+def duration(seconds: float | None) -> str:
     """3 h 10 min 05 s -> '3 h 10 min 5 s'; a reader checks durations, not raw seconds."""
     if seconds is None:
         return "-"
-    total = int(round(seconds))
+    total = round(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     parts = [f"{h} h"] if h else []

@@ -1,6 +1,7 @@
 """Periods and coverage calendars (contract §3, §4)."""
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 
 import pytest
@@ -63,7 +64,7 @@ def test_it_keeps_years_contiguous_after_a_29_february_commissioning() -> None:
     years = [contract_year(date(2028, 2, 29), n, PARIS) for n in (1, 2, 3, 4, 5)]
     assert years[0].start == paris(2028, 2, 29)
     assert years[0].end == paris(2029, 2, 28)
-    assert all(a.end == b.start for a, b in zip(years, years[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(years))
     assert years[4].start == paris(2032, 2, 29)
 
 

@@ -6,12 +6,11 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.domain.intervals import IntervalSet
+from collector.domain.intervals import IntervalSet, Pair
 from collector.domain.model import Responsibility
+from collector.domain.periods import month_period
 from collector.domain.sla import build_report
 from tests.sla.examples import PARIS, maintenance, outage, terms
-
-from collector.domain.periods import month_period
 
 pairs = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=8)
 
@@ -28,7 +27,7 @@ def is_normalized(iv: IntervalSet) -> bool:
 
 
 @given(pairs, pairs)
-def test_it_agrees_with_a_set_of_seconds(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> None:
+def test_it_agrees_with_a_set_of_seconds(a: list[Pair], b: list[Pair]) -> None:
     x, y = IntervalSet(a), IntervalSet(b)
     sa, sb = seconds(a), seconds(b)
     assert seconds(list(x | y)) == sa | sb
@@ -67,7 +66,7 @@ NOW = datetime(2026, 10, 2, tzinfo=PARIS)
 
 @settings(max_examples=60, deadline=None)
 @given(items, spans)
-def test_it_keeps_the_report_within_bounds_and_monotonic(items_: list, extra: tuple[int, int]) -> None:
+def test_it_keeps_the_report_within_bounds_and_monotonic(items_: list, extra: Pair) -> None:
     t = terms()
     incs = incidents(items_)
     base = build_report(t, SEPT, incs, [], NOW)

@@ -106,7 +106,8 @@ def test_it_caps_the_availability_credit_at_the_monthly_fee() -> None:
 def test_it_caps_the_gtr_credits_of_a_month_at_the_fee() -> None:
     # three outages of 7 h 01 min (25,260 s): each 10,860 s over -> 50 %; 150 % -> 300.00
     # D = 75,780 s -> 21 slices x 2.5 % = 52.5 % = 157.50
-    incs = [outage(i, paris(2026, 9, d, 1), paris(2026, 9, d, 8, 1)) for i, d in enumerate((2, 9, 16))]
+    days = (2, 9, 16)
+    incs = [outage(i, paris(2026, 9, d, 1), paris(2026, 9, d, 8, 1)) for i, d in enumerate(days)]
     data = report(incs)
     assert [i["gtr_credit_percent"] for i in data["incidents"]] == [50, 50, 50]
     assert data["gtr_credit"] == "300.00"

@@ -1,0 +1,119 @@
+"""The SLA engine's inputs and per-line outputs (frozen, checked when built).
+
+`ServiceTerms` is one contract line (contract §3-6), `IncidentInput` and
+`MaintenanceInput` what the store knows of the period; `IncidentLine` and `MonthLine`
+are rows of the report built by `collector.domain.sla.build_report`. Times of the lines
+are epoch seconds: the report converts them to the service zone only when printed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import NamedTuple
+
+from collector.domain.coverage import ALWAYS, CoverageSpec
+from collector.domain.model import Responsibility
+from collector.domain.periods import zone
+
+logger = logging.getLogger(__name__)
+
+
+class SliceMode(StrEnum):
+    """contract §5: count complete 60-minute slices (default) or started ones."""
+
+    COMPLETE = "complete"
+    STARTED = "started"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTerms:
+    id: str
+    target_percent: Decimal
+    monthly_fee: Decimal
+    currency: str = "EUR"
+    gtr_seconds: int = 14400
+    timezone: str = "Europe/Paris"
+    redundant: bool = False
+    coverage: CoverageSpec = ALWAYS
+    slice_mode: SliceMode = SliceMode.COMPLETE
+    server_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Accept 99.9 as a float from configuration, but compute on its decimal text.
+        if not isinstance(self.target_percent, Decimal):
+            object.__setattr__(self, "target_percent", Decimal(str(self.target_percent)))
+        if not isinstance(self.monthly_fee, Decimal):
+            object.__setattr__(self, "monthly_fee", Decimal(str(self.monthly_fee)))
+        if not Decimal(0) < self.target_percent <= Decimal(100):
+            raise ValueError(f"target is not in ]0, 100] (got {self.target_percent})")
+        if self.monthly_fee < 0:
+            raise ValueError(f"monthly fee is negative (got {self.monthly_fee})")
+        if self.gtr_seconds <= 0:
+            raise ValueError(f"gtr is not positive (got {self.gtr_seconds})")
+        zone(self.timezone)  # fails early on an unknown zone
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentInput:
+    id: int | str
+    server_id: str | None  # None: the whole service is affected
+    responsibility: Responsibility
+    affects_availability: bool
+    started_at: datetime
+    resolved_at: datetime | None  # None: open, runs until `now`
+    detected_at: datetime | None = None  # None: detected when it started
+    notified_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self.id, started_at=self.started_at, resolved_at=self.resolved_at,
+               detected_at=self.detected_at, notified_at=self.notified_at)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceInput:
+    id: int | str
+    start: datetime
+    end: datetime
+    notified_at: datetime | None
+    planned: bool  # contract §4: notice at least 8 calendar days before start
+
+    def __post_init__(self) -> None:
+        _aware(self.id, start=self.start, end=self.end, notified_at=self.notified_at)
+
+
+def _aware(owner: int | str, **moments: datetime | None) -> None:
+    """A naive datetime has no defined instant: refuse it, naming the field."""
+    for name, moment in moments.items():
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"{name} of {owner} is not timezone-aware (got {moment.isoformat()})")
+
+
+class IncidentLine(NamedTuple):
+    id: int | str
+    responsibility: Responsibility
+    server_id: str | None
+    affects_availability: bool
+    started_at: int
+    resolved_at: int | None
+    counted_seconds: int
+    excluded_seconds: int
+    restore_seconds: int | None  # None: the GTR does not apply (not provider downtime)
+    gtr_overrun_seconds: int | None
+    gtr_credit_percent: int
+    gtr_credited: bool  # True when its GTR credit belongs to this period (started in it)
+
+
+class MonthLine(NamedTuple):
+    start: int
+    end: int
+    coverage_seconds: int
+    excluded_seconds: int
+    downtime_seconds: int
+    availability_percent: Decimal
+    breached: bool
+    slices: int
+    availability_credit: Decimal
+    gtr_credit: Decimal

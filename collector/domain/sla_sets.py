@@ -1,0 +1,107 @@
+"""The interval sets of one SLA report: C, E and D of contract §3, in epoch seconds.
+
+Incidents are converted once to `Span`s (epoch seconds); `build_sets()` derives the
+coverage, exclusions and provider downtime from them, clipped to the period and to now.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from collector.domain.coverage import coverage
+from collector.domain.intervals import IntervalSet, Pair, intersect_all, ts
+from collector.domain.model import Responsibility
+from collector.domain.periods import Period, zone
+from collector.domain.sla_model import IncidentInput, MaintenanceInput, ServiceTerms
+
+logger = logging.getLogger(__name__)
+
+
+class Span(NamedTuple):
+    """An incident with its times as epoch seconds, converted once."""
+
+    inc: IncidentInput
+    start: int
+    end: int  # resolved_at, or now while open
+    clock: int  # contract §6: the earlier of detection and the client's ticket
+    provider_outage: bool
+
+
+def prepare(inc: IncidentInput, now_ts: int) -> Span:
+    # The inputs were checked timezone-aware when built, so timestamp() is exact here.
+    start = int(inc.started_at.timestamp())
+    end = int(inc.resolved_at.timestamp()) if inc.resolved_at is not None else now_ts
+    clock = int(inc.detected_at.timestamp()) if inc.detected_at is not None else start
+    if inc.notified_at is not None:
+        clock = min(clock, int(inc.notified_at.timestamp()))
+    provider = inc.affects_availability and inc.responsibility == Responsibility.PROVIDER
+    return Span(inc, start, max(start, end), clock, provider)
+
+
+@dataclass(frozen=True, slots=True)
+class Sets:
+    """The interval sets of one report, in epoch seconds (C, E, D of contract §3)."""
+
+    cov_whole: IntervalSet  # coverage of the whole period
+    cov_whole_span: Pair  # the period's bounds
+    cov: IntervalSet  # C: coverage of the period up to now
+    excl_raw: IntervalSet  # client/third-party outages and planned windows, unclipped
+    excl: IntervalSet  # E = excl_raw ∩ C
+    planned: IntervalSet  # planned maintenance windows, unclipped
+    down_raw: IntervalSet  # provider downtime of the service, unclipped
+    down: IntervalSet  # D = (down_raw ∩ C) - E
+    down_net: IntervalSet  # down_raw - excl_raw, the restore time of a redundant service
+
+
+def provider_downtime(
+    terms: ServiceTerms, spans: Sequence[Span], unplanned: list[Pair]
+) -> IntervalSet:
+    """contract §3: any server down makes the service down, unless it is redundant (then
+    all must be); an incident with no server, and an unplanned maintenance window (§4:
+    its downtime counts against the provider), take the whole service down."""
+    whole: list[Pair] = list(unplanned)
+    if not terms.redundant:
+        whole.extend((sp.start, sp.end) for sp in spans if sp.provider_outage)
+        return IntervalSet(whole)
+    per_server: dict[str, list[Pair]] = {s: [] for s in terms.server_ids}
+    for sp in spans:
+        if not sp.provider_outage:
+            continue
+        if sp.inc.server_id is None:
+            whole.append((sp.start, sp.end))
+        else:
+            per_server.setdefault(sp.inc.server_id, []).append((sp.start, sp.end))
+    all_down = intersect_all(IntervalSet(p) for p in per_server.values())
+    return all_down.union(IntervalSet(whole))
+
+
+def build_sets(
+    terms: ServiceTerms,
+    period: Period,
+    spans: Sequence[Span],
+    maintenances: Sequence[MaintenanceInput],
+    now_ts: int,
+) -> Sets:
+    p0, p1 = period.start_ts, period.end_ts
+    cov_whole = coverage(terms.coverage, p0, p1, zone(terms.timezone))
+    cov = cov_whole.clip(p0, min(p1, max(p0, now_ts)))
+    planned = IntervalSet((ts(m.start), ts(m.end)) for m in maintenances if m.planned)
+    unplanned = [(ts(m.start), ts(m.end)) for m in maintenances if not m.planned]
+    # contract §3: E = client/third-party outages and planned windows; a non-availability
+    # incident (a CPU at 95 %) is neither downtime nor exclusion.
+    excl_raw = IntervalSet(
+        [
+            (sp.start, sp.end)
+            for sp in spans
+            if sp.inc.affects_availability and not sp.provider_outage
+        ]
+        + list(planned)
+    )
+    excl = excl_raw.intersection(cov)
+    down_raw = provider_downtime(terms, spans, unplanned)
+    # contract §3: time both excluded and provider downtime counts once, as excluded.
+    down = down_raw.intersection(cov).difference(excl)
+    down_net = down_raw.difference(excl_raw) if terms.redundant else down_raw
+    return Sets(cov_whole, (p0, p1), cov, excl_raw, excl, planned, down_raw, down, down_net)
