@@ -6,16 +6,14 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from datetime import UTC, datetime
-from types import FrameType
 
-from agent import exporter
+from agent import lean
 from agent.config import AgentConfig, load_config
 from agent.errors import ConfigError
 from agent.runtime import Agent
-from agent.scheduler import CycleScheduler, first_run_at
+from agent.scheduler import CycleScheduler, StopRequested, first_run_at, raise_stop
 
 logger = logging.getLogger("agent")
 
@@ -35,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    lean.without_charset_detection()
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run at INFO: keep the journal for what an operator needs
@@ -57,16 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(agent: Agent, config: AgentConfig) -> int:
-    from agent.checks import metric_families  # owned by the checks package
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    lean.one_malloc_arena()  # before the first thread
     try:
         agent.open_outbox()
     except OSError as exc:
@@ -74,24 +64,34 @@ def run(agent: Agent, config: AgentConfig) -> int:
         return EXIT_RUNTIME
     server = None
     if config.metrics.address is not None:
+        from agent import exporter  # prometheus-client only when the page is on
+
+        check_families = None
+        if config.checks:
+            from agent.checks import metric_families as check_families  # owned by checks
         try:
             server = exporter.serve(config.metrics.address,
-                                    exporter.SnapshotCollector(agent.status, metric_families))
+                                    exporter.SnapshotCollector(agent.status, check_families))
         except OSError as exc:
             logger.error("cannot listen on %s:%s: %s", *config.metrics.address, exc)
             agent.close()
             return EXIT_RUNTIME
     scheduler = CycleScheduler()
     agent.sampler.prime(time.monotonic())
-    # the first report after one second: CPU percent and rates already have a baseline
-    scheduler.start(agent.cycle, config.interval, first_run_at(datetime.now(UTC), 1.0))
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGINT, raise_stop)
     try:
-        while not stop.wait(0.5):
-            pass
+        # blocks here; the first report after one second: CPU percent and rates already
+        # have a baseline
+        scheduler.run(agent.cycle, config.interval, first_run_at(datetime.now(UTC), 1.0))
+    except StopRequested as stop:
+        logger.info("received %s, stopping", stop)
     finally:
         agent.stop_event.set()  # interrupts a long drain between two reports
         scheduler.shutdown()  # waits for a running cycle: its report is already spooled
         if server is not None:
+            from agent import exporter
+
             exporter.stop(server)
         agent.close()
         logger.info("stopped; %d report(s) kept in the spool",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -18,21 +17,9 @@ from prometheus_client.registry import Collector
 
 from agent.probes import cpu, disk, load, memory, network, system
 from agent.probes.ping import PingResult
+from agent.status import AgentStatus
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AgentStatus:
-    """What only the agent's cycle knows, as of its latest run."""
-
-    pings: tuple[PingResult, ...] = ()
-    checks: tuple[Mapping[str, Any], ...] = ()
-    spool_reports: int = 0
-    spool_bytes: int = 0
-    spool_dropped_total: int = 0
-    sent_total: Mapping[str, int] = field(default_factory=dict)
-    version: str = "unknown"
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

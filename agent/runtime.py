@@ -8,15 +8,18 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.collect import Sampler
 from agent.config import AgentConfig
-from agent.exporter import AgentStatus
 from agent.model import build_report, encode
 from agent.probes.ping import PingResult, ping_many
-from agent.sender import Sender, drain
 from agent.spool import Spool
+from agent.status import AgentStatus
+
+if TYPE_CHECKING:
+    from agent.checks import CheckRunner
+    from agent.sender import Sender
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +36,18 @@ def agent_version() -> str:
 
 class Agent:
     def __init__(self, config: AgentConfig) -> None:
-        from agent.checks import CheckRunner  # owned by the checks package
-
         self.config = config
         self.version = agent_version()
         self.sampler = Sampler(self.version)
-        self.checks = CheckRunner(list(config.checks))
+        # the checks package (and its thread pool) only when [[checks]] are configured
+        self.checks: CheckRunner | None = None
+        if config.checks:
+            from agent.checks import CheckRunner  # owned by the checks package
+
+            self.checks = CheckRunner(list(config.checks))
+        # one long-lived thread for the pings of every cycle, not one new thread per cycle
+        self._ping_pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="pings")
+                           if config.pings else None)
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self._pings: tuple[PingResult, ...] = ()
@@ -48,6 +57,8 @@ class Agent:
 
     def open_outbox(self) -> None:
         """Spool and sender, for the daemon only (`once` sends nothing)."""
+        from agent.sender import Sender  # requests: only for the daemon, not for `once`
+
         c = self.config
         self.spool = Spool(c.spool.path, c.spool.max_bytes)
         self.sender = Sender(c.collector.url, c.collector.token.reveal(), c.collector.timeout,
@@ -58,15 +69,16 @@ class Agent:
     def collect_report(self, settle_until: float | None = None) -> dict[str, Any]:
         """One report; pings run in parallel with the checks and the system probes."""
         errors: list[dict[str, str]] = []
-        targets = [(p.target, p.count, p.interval, p.timeout) for p in self.config.pings]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pings") as pool:
-            pings_future = pool.submit(ping_many, targets)
-            checks = self._run_checks(errors)
-            if settle_until is not None:
-                time.sleep(max(0.0, settle_until - time.monotonic()))
-            now = datetime.now(UTC)
-            collected = self.sampler.collect(now, time.monotonic())
-            pings = tuple(pings_future.result())
+        pings_future = None
+        if self._ping_pool is not None:
+            targets = [(p.target, p.count, p.interval, p.timeout) for p in self.config.pings]
+            pings_future = self._ping_pool.submit(ping_many, targets)
+        checks = self._run_checks(errors)
+        if settle_until is not None:
+            time.sleep(max(0.0, settle_until - time.monotonic()))
+        now = datetime.now(UTC)
+        collected = self.sampler.collect(now, time.monotonic())
+        pings = tuple(pings_future.result()) if pings_future is not None else ()
         with self._lock:
             self._pings, self._check_results = pings, tuple(checks)
         return build_report(
@@ -81,6 +93,8 @@ class Agent:
         )
 
     def _run_checks(self, errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+        if self.checks is None:
+            return []
         try:
             return list(self.checks.run_due(time.monotonic()))
         except Exception as exc:  # the check runner's own failure must not lose the report
@@ -95,6 +109,8 @@ class Agent:
     def cycle(self) -> None:
         """The scheduled job: spool the new report first, then send oldest first."""
         assert self.spool is not None and self.sender is not None, "open_outbox() first"
+        from agent.sender import drain
+
         try:
             self.spool.put(encode(self.collect_report()))
             drain(self.spool, self.sender, self.stop_event)
@@ -117,8 +133,9 @@ class Agent:
 
     def close(self) -> None:
         self.stop_event.set()
-        close_checks = getattr(self.checks, "close", None)
-        if close_checks is not None:
-            close_checks()
+        if self.checks is not None:
+            self.checks.close()
+        if self._ping_pool is not None:
+            self._ping_pool.shutdown(wait=False, cancel_futures=True)
         if self.sender is not None:
             self.sender.close()

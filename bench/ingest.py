@@ -1,14 +1,19 @@
 """Ingest throughput: many agents POSTing real reports to a real collector, with wrk.
 
     .venv/bin/python bench/ingest.py [--db sqlite|postgresql|both] [--servers 2000]
-        [--duration 15] [--threads 2] [--connections 32]
+        [--duration 15] [--threads 2] [--connections 32] [--workers 2] [--no-baseline]
 
 The report body is the one `python -m agent --config X once` prints on this machine (run
 once here), then split around its report_id and collected_at so that bench/ingest.lua
 gives each request a fresh report_id and a current collected_at; it cycles through
 `--servers` agents, each with its own token. The collector runs as `python -m collector
-serve` (its periodic detection included) on loopback, log_level WARNING (no access log).
-PostgreSQL: a throwaway database on 127.0.0.1:5432, dropped afterwards.
+serve` (its periodic detection included) on loopback, `workers` processes, log_level
+WARNING, no access log. PostgreSQL: a throwaway database on 127.0.0.1:5432, dropped after.
+
+For comparison on a machine that other work may be loading, the same run first measures a
+bare baseline under the same wrk load: one process of plain Starlette that parses the JSON
+and does one SQLite insert per request (`baseline` line), the floor of what Python + uvicorn
+do here.
 
 Prints reports/s, p50/p99 latency and errors (non-2xx and socket errors), and checks that
 every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50 ms.
@@ -21,13 +26,23 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "ingest.lua"
@@ -44,11 +59,13 @@ class Result:
     p99_ms: float
     errors: int
     stored: int
+    cpu_seconds: float  # the collector process's CPU (every thread) during the run
 
     def line(self) -> str:
         return (f"{self.database:<10} {self.requests / self.seconds:8.0f} reports/s  "
                 f"p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms  errors {self.errors}  "
-                f"({self.requests} requests in {self.seconds:.1f} s, {self.stored} stored)")
+                f"({self.requests} requests in {self.seconds:.1f} s, {self.stored} stored, "
+                f"collector CPU {self.cpu_seconds * 1e6 / max(1, self.requests):.0f} us/report)")
 
 
 def agent_report(tmp: Path) -> dict[str, object]:
@@ -78,9 +95,10 @@ def token_of(i: int) -> str:
     return f"bench-agent-token-{i:05d}-{uuid.uuid5(uuid.NAMESPACE_OID, str(i)).hex}"
 
 
-def collector_config(servers: int, database: str, port: int) -> str:
+def collector_config(servers: int, database: str, port: int, workers: int) -> str:
     lines = [f'listen = "127.0.0.1:{port}"', f'database = "{database}"',
              'admin_token = "bench-admin-token-0123456789"', 'log_level = "WARNING"',
+             f"workers = {workers}", "access_log = false",
              "[detection]", "heartbeat_timeout = 60", "ping = false"]
     for s in range((servers + SERVERS_PER_SERVICE - 1) // SERVERS_PER_SERVICE):
         lines += ["[[services]]", f'id = "svc-{s:04d}"', f'client = "client-{s % 50:02d}"',
@@ -119,17 +137,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str,
+               timeout: float = 120) -> None:
+    """Until `path` answers; then a moment for the other worker processes to start (the
+    parent listens before its workers accept)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"collector exited with {proc.returncode}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+                time.sleep(2)
                 return
+        except urllib.error.HTTPError:  # any HTTP answer: the app is up
+            time.sleep(2)
+            return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("collector did not start")
+    raise RuntimeError("server did not start")
 
 
 def count_reports(database: str) -> int:
@@ -148,18 +173,36 @@ def count_reports(database: str) -> int:
 def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Namespace) -> Result:
     port = free_port()
     config = tmp / f"collector-{name}.toml"
-    config.write_text(collector_config(args.servers, database, port), encoding="utf-8")
+    config.write_text(collector_config(args.servers, database, port, args.workers),
+                      encoding="utf-8")
     config.chmod(0o600)
     proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "serve"],
                             cwd=ROOT)
+    return measure(name, proc, port, "/healthz", data, args,
+                   lambda: count_reports(database))
+
+
+def run_baseline(tmp: Path, data: Path, args: argparse.Namespace) -> Result:
+    port = free_port()
+    db = tmp / "baseline.db"
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(db), str(port)],
+                            cwd=ROOT)
+    return measure("baseline", proc, port, "/ready", data, args, lambda: _count_bare(db))
+
+
+def measure(name: str, proc: subprocess.Popen[bytes], port: int, ready: str, data: Path,
+            args: argparse.Namespace, stored: Callable[[], int]) -> Result:
+    """wrk against the server `proc` (its worker processes included in the CPU figure)."""
     try:
-        wait_ready(port, proc)
+        wait_ready(port, proc, ready)
         env = dict(os.environ, VIGIE_BENCH_DATA=str(data), VIGIE_BENCH_RUN=uuid.uuid4().hex[:8])
         spy = profiler(proc.pid, args, name)
+        before = _cpu(proc.pid)
         out = subprocess.run(
             ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
              "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}"],
             env=env, check=True, capture_output=True, text=True)
+        cpu_seconds = _cpu(proc.pid) - before
         if spy is not None:
             spy.wait(timeout=60)
     finally:
@@ -171,17 +214,68 @@ def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Name
     f = {k: int(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
     errors = f["connect"] + f["read"] + f["write"] + f["status"] + f["timeout"]
     return Result(name, f["requests"], f["duration_us"] / 1e6, f["p50_us"] / 1000,
-                  f["p99_us"] / 1000, errors, count_reports(database))
+                  f["p99_us"] / 1000, errors, stored(), cpu_seconds)
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (uvicorn's worker processes)."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def bare_app(db: Path) -> Starlette:
+    """The baseline: parse the JSON, one SQLite insert (WAL, synchronous=NORMAL) per
+    request, answer 202; no auth, no validation, no batching, no detection."""
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS reports (report_id TEXT PRIMARY KEY, "
+                 "server_id TEXT, collected_at TEXT, body TEXT)")
+
+    async def post(request: Request) -> JSONResponse:
+        text = (await request.body()).decode()
+        body = json.loads(text)
+        conn.execute("INSERT INTO reports VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     (body["report_id"], body["server_id"], body["collected_at"], text))
+        return JSONResponse({"stored": True}, status_code=202)
+
+    async def ready(_: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    return Starlette(routes=[Route("/api/v1/reports", post, methods=["POST"]),
+                             Route("/ready", ready)])
+
+
+def _count_bare(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM reports").fetchone()[0])
+
+
+def serve_baseline(db: str, port: str) -> int:
+    import uvicorn
+
+    uvicorn.run(bare_app(Path(db)), host="127.0.0.1", port=int(port), loop="uvloop",
+                http="httptools", log_level="warning", access_log=False)
+    return 0
 
 
 def profiler(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[bytes] | None:
-    """py-spy (pip install it into the venv; profiling only) on the collector during wrk."""
+    """py-spy (installed in the venv; profiling only) on the server and its workers."""
     if not args.profile:
         return None
     out = f"{args.profile}-{name}.folded"  # collapsed stacks (flamegraph.pl input)
-    print(f"profiling the collector into {out}", file=sys.stderr)
-    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", out, "-f", "raw", "-r", "200",
-                             "-d", str(args.duration), "--threads", "--nonblocking"])
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    print(f"profiling {name} into {out}", file=sys.stderr)
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-o", out, "-f", "raw", "-r", "200",
+                             "-d", str(args.duration), "--threads", "--nonblocking",
+                             "--subprocesses"])
 
 
 def pg_database() -> tuple[str, str]:
@@ -201,14 +295,19 @@ def drop_pg(name: str) -> None:
 
 
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-baseline":
+        return serve_baseline(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--servers", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="collector worker processes")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the bare Starlette + SQLite baseline")
     parser.add_argument("--profile", metavar="PREFIX",
-                        help="record a py-spy flame graph of the collector (PREFIX-<db>.folded)")
+                        help="record a py-spy profile of the collector (PREFIX-<db>.folded)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed", file=sys.stderr)
@@ -219,6 +318,8 @@ def main() -> int:
         tmp = Path(name)
         data = tmp / "agents.lua"
         data.write_text(lua_data(agent_report(tmp), args.servers), encoding="utf-8")
+        if not args.no_baseline:
+            results.append(run_baseline(tmp, data, args))
         if args.db in ("sqlite", "both"):
             results.append(run_one("sqlite", f"sqlite:///{tmp}/collector.db", tmp, data, args))
         if args.db in ("postgresql", "both"):
@@ -228,7 +329,8 @@ def main() -> int:
             finally:
                 drop_pg(pg_name)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{args.servers} agents, {os.cpu_count()} cores")
+          f"{args.servers} agents, collector workers {args.workers}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}")
     for r in results:
         print(r.line())
         if r.stored < r.requests - r.errors:

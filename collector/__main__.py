@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from collector.config import Config, load
 from collector.errors import ConfigError, DatabaseTooNew
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The access log shows method, path and status; uvicorn never logs request headers.
+    # The access log (config `access_log`, off by default) shows method, path and status;
+    # uvicorn never logs request headers.
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -98,20 +100,33 @@ def open_store(config: Config) -> Engine | None:
 def serve(config: Config) -> int:
     import uvicorn
 
-    from collector.api.app import create_app
-
-    engine = open_store(config)
+    engine = open_store(config)  # migrated once, here, before any worker starts
     if engine is None:
         return EXIT_CONFIG
-    app = create_app(config, engine)
     # uvicorn stops cleanly on SIGTERM/SIGINT, then re-raises the signal to the handler
     # that was in place before it ran: make that one a no-op so a clean stop exits 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    logger.info("collector listening on %s (database %s)", config.listen,
-                engine.url.render_as_string(hide_password=True))
-    uvicorn.run(app, host=config.host, port=config.port, loop="uvloop", http="httptools",
-                log_config=None, proxy_headers=False, server_header=False, lifespan="on")
+    logger.info("collector listening on %s (database %s, %d worker%s)", config.listen,
+                engine.url.render_as_string(hide_password=True), config.workers,
+                "s" if config.workers > 1 else "")
+    options: dict[str, Any] = {
+        "host": config.host, "port": config.port, "loop": "uvloop", "http": "httptools",
+        "log_config": None, "access_log": config.access_log, "proxy_headers": False,
+        "server_header": False, "lifespan": "on"}
+    if config.workers == 1:
+        from collector.api.app import create_app
+
+        uvicorn.run(create_app(config, engine), **options)
+    else:
+        # each worker builds its app from the file (collector.api.app.app_from_env); the
+        # periodic jobs run in one of them (collector.jobs: leader election)
+        from collector.api.app import CONFIG_ENV
+
+        engine.dispose()
+        os.environ[CONFIG_ENV] = os.path.abspath(config.path)
+        uvicorn.run("collector.api.app:app_from_env", factory=True, workers=config.workers,
+                    **options)
     engine.dispose()
     return 0
 

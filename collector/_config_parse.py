@@ -102,6 +102,10 @@ def _positive(v: float) -> str | None:
     return None if v > 0 else "must be positive"
 
 
+def _workers(v: int) -> str | None:
+    return None if 1 <= v <= 64 else "must be 1 to 64"
+
+
 def _listen(v: str) -> str | None:
     host, sep, port = v.rpartition(":")
     return None if sep and host and port.isdigit() and 0 < int(port) < 65536 else "not host:port"
@@ -129,6 +133,8 @@ def parse(raw: dict[str, Any], path: str) -> Config:
     public_url = top.get("public_url", str, "").rstrip("/")
     retention = top.get("report_retention_days", int, 35, _positive)
     log_level = top.get("log_level", str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    workers = top.get("workers", int, 1, _workers)
+    access_log = top.get("access_log", bool, False)
     detection = _detection(top.get("detection", dict, {}), problems)
     services = tuple(_service(t, i, tz or "Europe/Paris", problems)
                      for i, t in enumerate(top.get("services", list, [])))
@@ -143,7 +149,8 @@ def parse(raw: dict[str, Any], path: str) -> Config:
         raise ConfigError(path, problems)
     return Config(path=path, listen=listen, database=database, admin_token=admin or Secret(""),
                   timezone=tz, public_url=public_url, report_retention_days=retention,
-                  log_level=log_level, detection=detection, services=services, servers=servers,
+                  log_level=log_level, workers=workers, access_log=access_log,
+                  detection=detection, services=services, servers=servers,
                   clients=clients, webhooks=webhooks, smtp=smtp)
 
 

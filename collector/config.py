@@ -128,6 +128,11 @@ class Config:
     public_url: str = ""
     report_retention_days: int = 35
     log_level: str = "INFO"
+    # HTTP worker processes; the periodic jobs run in one of them (collector.jobs, leader)
+    workers: int = 1
+    # one line per request: off by default, agents post every few seconds and each
+    # line would cost more CPU than storing the report (bench/ingest.py)
+    access_log: bool = False
     detection: Detection = Detection()
     services: tuple[Service, ...] = ()
     servers: tuple[Server, ...] = ()

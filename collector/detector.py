@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from collector import incidents
@@ -25,59 +23,94 @@ from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
 from collector.domain.incidents import Incident
-from collector.domain.model import IncidentKind, Responsibility, ServerStatus, Severity
+from collector.domain.model import (
+    IncidentKind,
+    IncidentState,
+    Responsibility,
+    ServerStatus,
+    Severity,
+)
 from collector.ping import ping_hosts
+from collector.store import incident_rows, queries
 from collector.store.tables import incidents as incidents_table
-from collector.store.tables import maintenances, problems, reports, server_state
+from collector.store.tables import maintenances, problems, reports
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "detector"
 _OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's bound-parameter limit
 
 
 def after_ingest(conn: Connection, config: Config, report: Mapping[str, Any],
                  now: dt.datetime) -> None:
-    server = config.server(str(report.get("server_id")))
-    if server is None:
-        logger.warning("report from unconfigured server %r ignored", report.get("server_id"))
+    after_ingest_many(conn, config, [(report, now)])
+
+
+def after_ingest_many(conn: Connection, config: Config,
+                      delivered: Sequence[tuple[Mapping[str, Any], dt.datetime]]) -> None:
+    """`after_ingest` for the new reports of one ingest transaction (group commit), in
+    order: O(1) queries for the whole batch (server_state rows read and written in bulk,
+    open incidents of their dedup keys read at once), more only for incidents to change."""
+    by_id = {s.id: s for s in config.servers}
+    known: list[tuple[Server, Mapping[str, Any], dt.datetime, dt.datetime]] = []
+    for report, now in delivered:
+        server = by_id.get(str(report.get("server_id")))
+        if server is None:
+            logger.warning("report from unconfigured server %r ignored", report.get("server_id"))
+            continue
+        known.append((server, report, parse_time(report["collected_at"]), now))
+    if not known:
         return
     settings = settings_of(config)
-    collected_at = parse_time(report["collected_at"])
-    newest = _record_report(conn, server, collected_at, float(report.get("interval") or 0), now)
-    _end_outages(conn, config, server, report, collected_at, now, settings)
-    if newest:
-        _apply_checks(conn, config, server, report, collected_at, now, settings)
-    else:
-        # A late report older than what we know must not undo newer check states.
-        logger.info("late report from %s (collected %s): checks not applied", server.id,
-                    collected_at.isoformat())
+    before = lock_states(conn, {server.id: server for server, *_ in known})
+    states = dict(before)
+    opened = open_incidents(conn, [k for server, report, *_ in known
+                                   for k in _dedup_keys(server, report)])
+    for server, report, collected_at, now in known:
+        newest = _record_report(states, server, collected_at,
+                                float(report.get("interval") or 0), now)
+        _end_outages(conn, config, server, report, collected_at, now, opened)
+        if newest:
+            _apply_checks(conn, config, server, report, collected_at, now, settings, opened)
+        else:
+            # A late report older than what we know must not undo newer check states.
+            logger.info("late report from %s (collected %s): checks not applied", server.id,
+                        collected_at.isoformat())
+    write_states(conn, [(before[i], new) for i, new in states.items() if new != before[i]])
 
 
-def _record_report(conn: Connection, server: Server, collected_at: dt.datetime,
-                   interval: float, now: dt.datetime) -> bool:
-    """Update server_state for one delivered report; True when it is the newest known."""
-    for _ in range(5):  # compare-and-set: retry if the detector changed the row meanwhile
-        old = load_state(conn, server)
-        newest = old.last_report_at is None or collected_at >= old.last_report_at
-        new = replace(
-            old,
-            last_report_at=collected_at if newest else old.last_report_at,
-            last_interval=interval if newest and interval > 0 else old.last_interval,
-            # the collector heard the agent now, whatever the report's age: a heartbeat
-            last_received_at=max(now, old.last_received_at or now),
-            last_seen_up_at=max(collected_at, old.last_seen_up_at or collected_at),
-            # an agent that delivers is running and reachable: up at once, no confirmation
-            status=ServerStatus.UP, pending_status=None, pending_count=0,
-            changed_at=now if old.status != ServerStatus.UP else old.changed_at,
-        )
-        if write_state(conn, old, new):
-            return newest
-    raise RuntimeError(f"server_state of {server.id} keeps changing; report not recorded")
+def _dedup_keys(server: Server, report: Mapping[str, Any]) -> list[str]:
+    keys = [f"{kind.value}:{server.id}" for kind in _OUTAGE_KINDS]
+    checks = report.get("checks")
+    for check in checks if isinstance(checks, list) else []:
+        if isinstance(check, Mapping) and check.get("name"):
+            keys.append(f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}")
+    return keys
+
+
+def _record_report(states: dict[str, ServerObservation], server: Server,
+                   collected_at: dt.datetime, interval: float, now: dt.datetime) -> bool:
+    """Advance the server's state for one delivered report; True when it is the newest."""
+    old = states[server.id]
+    newest = old.last_report_at is None or collected_at >= old.last_report_at
+    states[server.id] = replace(
+        old,
+        last_report_at=collected_at if newest else old.last_report_at,
+        last_interval=interval if newest and interval > 0 else old.last_interval,
+        # the collector heard the agent now, whatever the report's age: a heartbeat
+        last_received_at=max(now, old.last_received_at or now),
+        last_seen_up_at=max(collected_at, old.last_seen_up_at or collected_at),
+        # an agent that delivers is running and reachable: up at once, no confirmation
+        status=ServerStatus.UP, pending_status=None, pending_count=0,
+        changed_at=now if old.status != ServerStatus.UP else old.changed_at,
+    )
+    return newest
 
 
 def _end_outages(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
-                 collected_at: dt.datetime, now: dt.datetime, settings: Settings) -> None:
+                 collected_at: dt.datetime, now: dt.datetime,
+                 opened: dict[str, Incident]) -> None:
     """A report ends an open outage at its collected_at (the first sign of life).
 
     Reports kept in the agent's spool arrive after the link is back, oldest first, each
@@ -86,7 +119,7 @@ def _end_outages(conn: Connection, config: Config, server: Server, report: Mappi
     unanswered shows a cut-off host; then the delivery itself, `now`, ends it).
     """
     for kind in _OUTAGE_KINDS:
-        incident = incidents.find_open(conn, f"{kind.value}:{server.id}")
+        incident = opened.pop(f"{kind.value}:{server.id}", None)
         if incident is None:
             continue
         at = rules.outage_end(report, collected_at, incident.started_at, now,
@@ -96,27 +129,32 @@ def _end_outages(conn: Connection, config: Config, server: Server, report: Mappi
 
 
 def _apply_checks(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
-                  collected_at: dt.datetime, now: dt.datetime, settings: Settings) -> None:
+                  collected_at: dt.datetime, now: dt.datetime, settings: Settings,
+                  opened: dict[str, Incident]) -> None:
     checks = report.get("checks")
     for check in checks if isinstance(checks, list) else []:
         if not isinstance(check, Mapping) or not check.get("name"):
             continue
         key = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}"
         status = str(check.get("status"))
-        current = incidents.find_open(conn, key)
+        current = opened.get(key)
         if status == "ok":
             if current is not None:
                 at = min(max(collected_at, current.started_at), now)
                 incidents.resolve_incident(conn, config, current.id, resolved_at=at,
                                            actor=ACTOR, now=now, reason="check ok")
+                del opened[key]
         elif status in ("warning", "critical"):
-            _check_failed(conn, config, server, check, key, current, collected_at, now,
-                          settings, str(report.get("report_id")))
+            changed = _check_failed(conn, config, server, check, key, current, collected_at,
+                                    now, settings, str(report.get("report_id")))
+            if changed is not None:
+                opened[key] = changed
 
 
 def _check_failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
                   key: str, current: Incident | None, collected_at: dt.datetime,
-                  now: dt.datetime, settings: Settings, report_id: str) -> None:
+                  now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
+    """Open, reopen or escalate the check's incident; the incident when it changed."""
     critical = check.get("status") == "critical"
     try:
         severity = Severity(check.get("severity") or "critical") if critical else Severity.WARNING
@@ -132,15 +170,14 @@ def _check_failed(conn: Connection, config: Config, server: Server, check: Mappi
         if affects and not current.affects_availability:
             changes["affects_availability"] = True
         if changes:  # escalate, never downgrade, an open incident
-            incidents.update_incident(conn, config, current.id, changes=changes, actor=ACTOR,
-                                      reason="check got worse", now=now)
-        return
+            return incidents.update_incident(conn, config, current.id, changes=changes,
+                                             actor=ACTOR, reason="check got worse", now=now)
+        return None
     recent = incidents.find_recent(conn, key, rules.reopen_since(collected_at, settings))
     if recent is not None:
-        incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
-                                  reason="check failed again within reopen_window")
-        return
-    incidents.open_incident(
+        return incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
+                                         reason="check failed again within reopen_window")
+    return incidents.open_incident(
         conn, config, service_id=server.service, server_id=server.id,
         kind=IncidentKind.CHECK_FAILED, severity=severity,
         responsibility=Responsibility.PROVIDER, affects_availability=affects,
@@ -151,19 +188,28 @@ def _check_failed(conn: Connection, config: Config, server: Server, check: Mappi
 
 
 def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:
-    """The periodic job: one verdict per configured server (a job boundary: errors logged)."""
+    """The periodic job: one verdict per configured server (a job boundary: errors logged).
+
+    All rows are read in one query; a transaction is opened only for a server whose state
+    changes (in steady state, a few of thousands)."""
     settings = settings_of(config)
     with engine.begin() as conn:
         windows = active_maintenances(conn, now)
-        observed = [load_state(conn, s, windows.get(s.service)) for s in config.servers]
+        observed = list(load_states(conn, config.servers, windows).values())
     by_id = {s.id: s for s in config.servers}
-    targets = [by_id[o.server_id].address for o in observed if rules.needs_ping(o, now, settings)]
-    results = ping_hosts(targets, config.detection.ping_count, config.detection.ping_timeout)
+    suspects = {o.server_id for o in observed if rules.needs_ping(o, now, settings)}
+    results = ping_hosts([by_id[i].address for i in sorted(suspects)],
+                         config.detection.ping_count, config.detection.ping_timeout)
     for obs in observed:
         server = by_id[obs.server_id]
-        result = results.get(server.address) if rules.needs_ping(obs, now, settings) else None
+        result = results.get(server.address) if obs.server_id in suspects else None
         ping = PingOutcome(now, result.target, result.sent, result.received,
                            result.error) if result is not None else None
+        new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings),
+                                        settings, now)
+        if new == obs:
+            # nothing to write; a report arriving meanwhile only makes the server more up
+            continue
         try:
             with engine.begin() as conn:
                 _detect_one(conn, config, server, windows.get(server.service), ping, now,
@@ -301,42 +347,38 @@ def active_maintenances(conn: Connection, now: dt.datetime) -> dict[str, int]:
 def load_state(conn: Connection, server: Server,
                maintenance_id: int | None = None) -> ServerObservation:
     """The server's row (created on first sight) as the pure rules see it."""
-    query = sa.select(server_state).where(server_state.c.server_id == server.id)
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        _insert_missing(conn, server.id)
-        row = conn.execute(query).mappings().one()
-    pending = row["pending_status"]
-    return ServerObservation(
-        server_id=server.id, agent=server.agent, status=ServerStatus(row["status"]),
-        last_report_at=row["last_report_at"], last_received_at=row["last_received_at"],
-        last_interval=float(row["last_interval"] or server.interval),
-        last_seen_up_at=row["last_seen_up_at"],
-        pending_status=ServerStatus(pending) if pending else None,
-        pending_count=int(row["pending_count"] or 0), changed_at=row["changed_at"],
-        version=int(row["version"]), maintenance_id=maintenance_id)
+    windows = {server.service: maintenance_id} if maintenance_id is not None else {}
+    return queries.load_states(conn, [server], windows)[server.id]
 
 
-def _insert_missing(conn: Connection, server_id: str) -> None:
-    values = {"server_id": server_id, "status": ServerStatus.UNKNOWN.value,
-              "pending_count": 0, "version": 0}
-    # two writers may see no row at once (ingest and detection): the second insert yields
-    if conn.dialect.name == "postgresql":
-        conn.execute(pg_insert(server_state).values(**values).on_conflict_do_nothing())
-    else:
-        conn.execute(sqlite_insert(server_state).values(**values).on_conflict_do_nothing())
+def load_states(conn: Connection, servers: Iterable[Server],
+                windows: Mapping[str, int]) -> dict[str, ServerObservation]:
+    return queries.load_states(conn, servers, windows)
+
+
+def lock_states(conn: Connection, servers: Mapping[str, Server]) -> dict[str, ServerObservation]:
+    return queries.load_states(conn, servers.values(), {}, for_update=True)
+
+
+def open_incidents(conn: Connection, keys: Iterable[str]) -> dict[str, Incident]:
+    """dedup key -> its open incident (the newest, as incidents.find_open), for `keys`."""
+    wanted = sorted(set(keys))
+    out: dict[str, Incident] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = (sa.select(incidents_table)
+                 .where(incidents_table.c.dedup_key.in_(wanted[start:start + _IN_CHUNK]),
+                        incidents_table.c.state == IncidentState.OPEN.value)
+                 .order_by(incidents_table.c.id))
+        out.update((r["dedup_key"], incident_rows.from_row(r))
+                   for r in conn.execute(query).mappings())
+    return out
 
 
 def write_state(conn: Connection, old: ServerObservation, new: ServerObservation) -> bool:
     """Compare-and-set on `version`: False when someone else changed the row first."""
-    result = conn.execute(
-        server_state.update()
-        .where(server_state.c.server_id == old.server_id, server_state.c.version == old.version)
-        .values(status=new.status.value, last_report_at=new.last_report_at,
-                last_received_at=new.last_received_at,
-                last_interval=max(1, round(new.last_interval)),
-                last_seen_up_at=new.last_seen_up_at,
-                pending_status=new.pending_status.value if new.pending_status else None,
-                pending_count=new.pending_count, changed_at=new.changed_at,
-                version=old.version + 1))
-    return result.rowcount == 1
+    return queries.write_states(conn, [(old, new)], strict=False)
+
+
+def write_states(conn: Connection,
+                 changes: Sequence[tuple[ServerObservation, ServerObservation]]) -> None:
+    queries.write_states(conn, changes, strict=True)

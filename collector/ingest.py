@@ -1,14 +1,26 @@
-"""Ingest: store one agent report durably and once, then let detection look at it.
+"""Ingest: store agent reports durably and once, then let detection look at them.
 
 SPEC §5: `202` only once the report is stored; the same report twice is stored once
 (`INSERT ... ON CONFLICT (report_id) DO NOTHING`). A late report (one the agent spooled
 while the collector was away) is stored under its own `collected_at`.
+
+Group commit: one writer thread per app stores the reports of concurrent requests in one
+transaction (and runs detection's hook over them in it); each request is answered only
+after that transaction has committed. Ingest writers never queue on the database's lock
+(SQLite's busy handler sleeps up to 100 ms per retry), and one commit serves many reports.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import fcntl
 import logging
-from collections.abc import Callable
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +31,11 @@ from collector.store import queries
 
 logger = logging.getLogger(__name__)
 
-AfterIngest = Callable[[Connection, Config, dict[str, Any], dt.datetime], None]
+AfterIngest = Callable[[Connection, Config, Sequence[tuple[Mapping[str, Any], dt.datetime]]],
+                       None]
+MAX_BATCH = 256          # reports per transaction
+MAX_LINGER = float(os.environ.get("XLINGER", "0.02"))        # seconds a batch may wait for more reports (see IngestWriter)
+IDLE_EXIT = 10.0         # seconds without a report before the writer thread ends
 
 
 @dataclass(frozen=True)
@@ -32,29 +48,49 @@ class ReportHeader:
     interval: float
 
 
-def ingest_report(engine: Engine, config: Config, header: ReportHeader, body: dict[str, Any],
-                  now: dt.datetime) -> bool:
-    """Store the report; True when new. Detection runs in the same transaction, so a
-    report is never stored without detection having seen it."""
+@dataclass(frozen=True)
+class Incoming:
+    """One report as received: header, body as parsed (for detection) and as sent."""
+
+    header: ReportHeader
+    body: Mapping[str, Any]
+    body_json: str
+    received_at: dt.datetime
+
+
+def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> list[bool]:
+    """Store the reports in one transaction; for each, True when it was new. Detection
+    runs in the same transaction, so a report is never stored without detection seeing it."""
     hook = after_ingest_hook()
     with engine.begin() as conn:
-        stored = queries.insert_report(
-            conn, report_id=header.report_id, server_id=header.server_id,
-            collected_at=header.collected_at, received_at=now,
-            interval=max(1, round(header.interval)), body=body)
-        if stored and hook is not None:
-            hook(conn, config, body, now)
-    if stored:
-        lag = (now - header.collected_at).total_seconds()
-        logger.debug("report %s from %s stored (%.1f s after collection)",
-                     header.report_id, header.server_id, lag)
-    else:
-        logger.debug("report %s from %s already stored", header.report_id, header.server_id)
+        new_ids = queries.insert_reports(conn, [queries.NewReport(
+            i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
+            max(1, round(i.header.interval)), i.body_json) for i in batch])
+        stored: list[bool] = []
+        for item in batch:  # the same report twice in one batch: the first one is new
+            stored.append(item.header.report_id in new_ids)
+            new_ids.discard(item.header.report_id)
+        fresh = [(i.body, i.received_at) for i, new in zip(batch, stored) if new]
+        if fresh and hook is not None:
+            hook(conn, config, fresh)
+    for item, new in zip(batch, stored):
+        logger.debug("report %s from %s %s (%.1f s after collection)", item.header.report_id,
+                     item.header.server_id, "stored" if new else "already stored",
+                     (item.received_at - item.header.collected_at).total_seconds())
     return stored
 
 
+def ingest_report(engine: Engine, config: Config, header: ReportHeader, body: dict[str, Any],
+                  now: dt.datetime, body_json: str | None = None) -> bool:
+    """Store one report in its own transaction; True when new."""
+    import json
+
+    text = body_json if body_json is not None else json.dumps(body)
+    return ingest_batch(engine, config, [Incoming(header, body, text, now)])[0]
+
+
 def after_ingest_hook() -> AfterIngest | None:
-    """`collector.detector.after_ingest` (SPEC internals), imported when first needed."""
+    """`collector.detector.after_ingest_many` (SPEC internals), imported when first needed."""
     try:
         from collector import detector
     except ModuleNotFoundError as exc:
@@ -62,7 +98,146 @@ def after_ingest_hook() -> AfterIngest | None:
             raise
         logger.debug("collector.detector not installed; reports are stored only")
         return None
-    return detector.after_ingest  # type: ignore[no-any-return]
+    return detector.after_ingest_many
+
+
+Waiter = Future[bool] | asyncio.Future[bool]
+
+
+class IngestWriter:
+    """The group-commit thread: `submit` a report, wait on its future (True when new),
+    which completes only after the transaction holding the report has committed.
+
+    `submit_async` hands back an asyncio future: the thread settles all of a batch's futures
+    of one event loop with one `call_soon_threadsafe` (one wake-up of the loop per batch,
+    not one per report). With several worker processes on one SQLite file, the writers take
+    turns on a file lock (`SqliteWriteLock`): the kernel wakes the next one as soon as the
+    lock is free, where SQLite's busy handler would sleep-and-retry for milliseconds."""
+
+    def __init__(self, engine: Engine, config: Config, *, max_batch: int = MAX_BATCH,
+                 idle_exit: float = IDLE_EXIT, max_linger: float = MAX_LINGER) -> None:
+        self.engine, self.config = engine, config
+        self.max_batch, self.idle_exit, self.max_linger = max_batch, idle_exit, max_linger
+        self._queue: queue.SimpleQueue[tuple[Incoming, Waiter]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._write_lock = SqliteWriteLock.for_engine(engine)
+
+    def submit(self, item: Incoming) -> Future[bool]:
+        future: Future[bool] = Future()
+        self._put(item, future)
+        return future
+
+    def submit_async(self, item: Incoming) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._put(item, future)
+        return future
+
+    def _put(self, item: Incoming, waiter: Waiter) -> None:
+        with self._lock:
+            self._queue.put((item, waiter))
+            if self._thread is None:  # started on demand, ends when idle (no leak per app)
+                self._thread = threading.Thread(target=self._run, name="ingest-writer",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        linger = 0.0
+        while True:
+            try:
+                batch = [self._queue.get(timeout=self.idle_exit)]
+            except queue.Empty:
+                with self._lock:  # _put() holds it while queueing: no report is stranded
+                    if self._queue.empty():
+                        self._thread = None
+                        self._write_lock.close()
+                        return
+                continue
+            if linger > 0:  # let more reports arrive: see the class's docstring
+                time.sleep(linger)
+            while len(batch) < self.max_batch:  # whatever arrived while the last one committed
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            items = [item for item, _ in batch]
+            started = time.monotonic()
+            with self._write_lock:
+                outcomes = self._store(items)
+            took = time.monotonic() - started
+            linger = min(took, self.max_linger) if len(batch) < self.max_batch else 0.0
+            _settle([waiter for _, waiter in batch], outcomes)
+
+    def _store(self, items: list[Incoming]) -> list[bool | BaseException]:
+        try:
+            return list(ingest_batch(self.engine, self.config, items))
+        except Exception as exc:  # noqa: BLE001 -- handed to each request, which answers 500
+            if len(items) == 1:
+                return [exc]
+            # one bad report must not fail the others: store them one by one
+            logger.warning("batch of %d reports failed (%s); storing them one by one",
+                           len(items), type(exc).__name__)
+            return [self._store([one])[0] for one in items]
+
+
+def _settle(waiters: Sequence[Waiter], outcomes: Sequence[bool | BaseException]) -> None:
+    """Complete each waiter; asyncio ones through their loop, once per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], Any]]] = {}
+    for waiter, outcome in zip(waiters, outcomes):
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
+        elif isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_in_loop, pairs)
+        except RuntimeError:  # the loop was closed (server stopped): nobody waits any more
+            logger.debug("event loop closed; %d answers dropped", len(pairs))
+
+
+def _settle_in_loop(pairs: Sequence[tuple[asyncio.Future[bool], Any]]) -> None:
+    for future, outcome in pairs:
+        if future.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+class SqliteWriteLock:
+    """An exclusive `flock` on `<database>-ingest.lock` while a batch is written, so that
+    the ingest writers of several processes queue in the kernel (woken at once) instead of
+    polling SQLite's lock. A no-op for PostgreSQL and in-memory SQLite."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> SqliteWriteLock:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return cls(None)
+        return cls(os.path.abspath(database) + "-ingest.lock")
+
+    def __enter__(self) -> None:
+        if self.path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks this thread only (GIL released)
+
+    def __exit__(self, *_: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def prune_reports(engine: Engine, config: Config, now: dt.datetime) -> int:

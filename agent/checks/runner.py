@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -11,23 +12,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.checks import backup, forbidden_ports, http, process, raid, tcp, tls, updates
 from agent.checks.model import CheckConfig, CheckType, Outcome, Status
 
 logger = logging.getLogger(__name__)
 
 RunFunction = Callable[[Any, float], Outcome]  # (spec, timeout) -> Outcome
 
-RUNNERS: dict[CheckType, RunFunction] = {
-    CheckType.PROCESS: process.run,
-    CheckType.TCP: tcp.run,
-    CheckType.HTTP: http.run,
-    CheckType.TLS: tls.run,
-    CheckType.RAID: raid.run,
-    CheckType.BACKUP: backup.run,
-    CheckType.FORBIDDEN_PORTS: forbidden_ports.run,
-    CheckType.UPDATES: updates.run,
-}
+
+def load_runner(check_type: CheckType) -> RunFunction:
+    """`run` of the module named like the type (agent.checks.http for "http").
+
+    Imported only for the types configured: the http check alone pulls in requests, the
+    updates check subprocess; an agent without them should not carry them in memory.
+    """
+    module = importlib.import_module(f"agent.checks.{check_type.value}")
+    run: RunFunction = module.run
+    return run
+
 
 # The scheduler's ticks jitter by a few milliseconds; without slack a 10 s check on a 10 s
 # tick would run only every other tick.
@@ -81,7 +82,9 @@ class CheckRunner:
     ) -> None:
         self._slots = [_Slot(config) for config in configs]
         self._wall_clock = wall_clock
-        self._runners = RUNNERS if runners is None else runners
+        if runners is None:
+            runners = {t: load_runner(t) for t in {c.type for c in configs}}
+        self._runners = runners
         workers = min(MAX_WORKERS, max(1, len(configs)))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigie-check")
 

@@ -1,11 +1,14 @@
 """`create_app(config, engine)`: the HTTP layer composed explicitly (routes, error
-handlers, lifespan with the periodic jobs)."""
+handlers, lifespan with the periodic jobs); `app_from_env()`: the same in each worker
+process of `serve` with `workers` > 1."""
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -14,13 +17,14 @@ from collector import jobs
 from collector.api import errors
 from collector.api.auth import TokenTable
 from collector.api.routes import health, incidents, maintenances, reports, servers
-from collector.config import Config
+from collector.config import Config, load
 from collector.metrics import CollectorMetrics
 
 logger = logging.getLogger(__name__)
 
 # Routers built by other parts of the project, included when installed.
 OPTIONAL_ROUTERS = ("sla", "prometheus", "alertmanager", "deliveries")
+CONFIG_ENV = "VIGIE_COLLECTOR_CONFIG"  # the configuration file of `app_from_env`
 
 
 def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> FastAPI:
@@ -41,7 +45,10 @@ def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> Fa
     app.state.metrics = CollectorMetrics(engine, config)
     app.state.registry = app.state.metrics.registry
     errors.install(app)
-    for module in (reports, servers, incidents, maintenances, health):
+    # the reports route first: a plain ASGI handler, matched before any FastAPI route
+    app.router.routes.insert(0, reports.route(app.state))
+    app.openapi = _openapi_with_reports(app)  # type: ignore[method-assign]
+    for module in (servers, incidents, maintenances, health):
         app.include_router(module.router)
     for name in OPTIONAL_ROUTERS:
         full = f"collector.api.routes.{name}"
@@ -54,3 +61,28 @@ def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> Fa
             continue
         app.include_router(module.router)
     return app
+
+
+def _openapi_with_reports(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document, plus the reports route (not a FastAPI route: it is not seen)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # cached by FastAPI in app.openapi_schema: completed once
+            schema["paths"][reports.PATH] = reports.openapi_path(
+                schema.setdefault("components", {}))
+        return app.openapi_schema  # type: ignore[return-value]
+    return openapi
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's app factory in each worker process (`serve` with `workers` > 1): the
+    configuration named by $VIGIE_COLLECTOR_CONFIG, on the database the parent migrated.
+    Every worker starts the jobs' scheduler; only the leader runs them (collector.jobs)."""
+    from collector.__main__ import configure_logging  # handlers are configured there only
+    from collector.store.engine import make_engine
+
+    config = load(os.environ[CONFIG_ENV])
+    configure_logging(config.log_level)
+    return create_app(config, make_engine(config.database))

@@ -38,7 +38,7 @@ from collector.domain.sla_credits import (
     round_percent,
     slices,
 )
-from collector.domain.sla_gtr import gtr_credit_percent, incident_line
+from collector.domain.sla_gtr import gtr_credit_percent, incident_lines
 from collector.domain.sla_json import report_json
 from collector.domain.sla_model import (
     IncidentInput,
@@ -48,7 +48,7 @@ from collector.domain.sla_model import (
     ServiceTerms,
     SliceMode,
 )
-from collector.domain.sla_sets import build_sets, prepare
+from collector.domain.sla_sets import build_sets, spans_of
 
 logger = logging.getLogger(__name__)
 
@@ -120,14 +120,13 @@ def build_report(
     now_ts = ts(now)
     p0, p1 = period.start_ts, period.end_ts
     upto = min(p1, max(p0, now_ts))
-    spans = [prepare(i, now_ts) for i in incidents]
-    spans = [sp for sp in spans if sp.start <= now_ts]  # not started yet: not known yet
+    spans = spans_of(incidents, now_ts)
     sets = build_sets(terms, period, spans, maintenances, now_ts)
-    lines = [
-        incident_line(terms, period, sp, sets)
-        for sp in spans
-        if (sp.start < upto and sp.end > p0) or p0 <= sp.start < upto
-    ]
+    lines = incident_lines(
+        terms, period,
+        (sp for sp in spans if (sp.start < upto and sp.end > p0) or p0 <= sp.start < upto),
+        sets,
+    )
     lines.sort(key=lambda line: (line.started_at, str(line.id)))
     cov, excl = sets.cov.total_seconds(), sets.excl.total_seconds()
     down = sets.down.total_seconds()

@@ -78,13 +78,25 @@ def month_credits(
     """(breached, slices, availability credit, GTR credit) of one month, in cents."""
     num, den = availability_ratio(cov, excl, down)
     breached = is_breached(num, den, terms.target_percent)
-    fee = terms.monthly_fee
     n = slices(down, terms.slice_mode)
-    # contract §5: slices are paid only when the target is missed, capped at the fee.
-    avail_credit = cents(min(fee, fee * SLICE_SHARE * n)) if breached and n else ZERO
-    # contract §6: GTR credits of one month capped at the monthly fee.
-    gtr = cents(min(fee, fee * gtr_percent / 100)) if gtr_percent else ZERO
+    # contract §5: slices are paid only when the target is missed.
+    avail_credit = _slice_credit(terms.monthly_fee, n) if breached and n else ZERO
+    gtr = _gtr_credit(terms.monthly_fee, gtr_percent) if gtr_percent else ZERO
     return breached, n, avail_credit, gtr
+
+
+# A contract has a few fees and a few dozen slice counts: the Decimal arithmetic of a
+# credit is done once per (fee, count), not once per month of every report.
+@lru_cache(maxsize=4096)
+def _slice_credit(fee: Decimal, n: int) -> Decimal:
+    """contract §5: 2.5 % of the fee per slice, capped at the fee."""
+    return cents(min(fee, fee * SLICE_SHARE * n))
+
+
+@lru_cache(maxsize=4096)
+def _gtr_credit(fee: Decimal, percent: int) -> Decimal:
+    """contract §6: the month's GTR credit percents, capped at the fee."""
+    return cents(min(fee, fee * percent / 100))
 
 
 def month_line(
@@ -121,16 +133,15 @@ def credits(
     notes, each rounded to the cent. Only months with downtime or a GTR credit can owe
     anything, so only those are computed (the same `month_credits` as `months`)."""
     bounds = month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
+    down = sets.down.seconds_by_bin(bounds)
     gtr = gtr_bins(bounds, lines)
-    down = sets.down.seconds_per_bin(bounds)
     avail_total = gtr_total = ZERO
-    for i, (d, g) in enumerate(zip(down, gtr, strict=True)):
-        if d or g:
-            m0, m1 = bounds[i], bounds[i + 1]
-            cov, excl = sets.cov.clipped_seconds(m0, m1), sets.excl.clipped_seconds(m0, m1)
-            _, _, avail, gtr_credit = month_credits(terms, cov, excl, d, g)
-            avail_total += avail
-            gtr_total += gtr_credit
+    for i in sorted(down.keys() | {i for i, g in enumerate(gtr) if g}):
+        m0, m1 = bounds[i], bounds[i + 1]
+        cov, excl = sets.cov.clipped_seconds(m0, m1), sets.excl.clipped_seconds(m0, m1)
+        _, _, avail, gtr_credit = month_credits(terms, cov, excl, down.get(i, 0), gtr[i])
+        avail_total += avail
+        gtr_total += gtr_credit
     return avail_total, gtr_total
 
 

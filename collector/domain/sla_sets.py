@@ -6,8 +6,7 @@ coverage, exclusions and provider downtime from them, clipped to the period and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from collector.domain.coverage import coverage
@@ -26,22 +25,37 @@ class Span(NamedTuple):
     start: int
     end: int  # resolved_at, or now while open
     clock: int  # contract §6: the earlier of detection and the client's ticket
-    provider_outage: bool
+    provider_outage: bool  # provider downtime (contract §3: D)
+    excluding: bool  # client or third-party outage (contract §3: E)
 
 
-def prepare(inc: IncidentInput, now_ts: int) -> Span:
-    # The inputs were checked timezone-aware when built, so timestamp() is exact here.
-    start = int(inc.started_at.timestamp())
-    end = int(inc.resolved_at.timestamp()) if inc.resolved_at is not None else now_ts
-    clock = int(inc.detected_at.timestamp()) if inc.detected_at is not None else start
-    if inc.notified_at is not None:
-        clock = min(clock, int(inc.notified_at.timestamp()))
-    provider = inc.affects_availability and inc.responsibility == Responsibility.PROVIDER
-    return Span(inc, start, max(start, end), clock, provider)
+def spans_of(incidents: Iterable[IncidentInput], now_ts: int) -> list[Span]:
+    """The incidents known at `now` (started by then) as spans, in one loop: it runs for
+    every incident of every report."""
+    provider_kind = Responsibility.PROVIDER
+    out = []
+    for inc in incidents:
+        # The inputs were checked timezone-aware when built: timestamp() is exact here.
+        start = int(inc.started_at.timestamp())
+        if start > now_ts:  # not started yet: not known yet
+            continue
+        end = int(inc.resolved_at.timestamp()) if inc.resolved_at is not None else now_ts
+        affects = inc.affects_availability
+        provider = affects and inc.responsibility is provider_kind
+        clock = start
+        if provider:  # the GTR clock runs for provider outages only
+            if inc.detected_at is not None:
+                clock = int(inc.detected_at.timestamp())
+            if inc.notified_at is not None:
+                clock = min(clock, int(inc.notified_at.timestamp()))
+        # tuple.__new__: a Span without the Python-level __new__ of a NamedTuple, a
+        # tenth of the cost (this runs for every incident of every report)
+        out.append(tuple.__new__(Span, (inc, start, max(start, end), clock,
+                                        provider, affects and not provider)))
+    return out
 
 
-@dataclass(frozen=True, slots=True)
-class Sets:
+class Sets(NamedTuple):
     """The interval sets of one report, in epoch seconds (C, E, D of contract §3)."""
 
     cov_whole: IntervalSet  # coverage of the whole period
@@ -91,14 +105,8 @@ def build_sets(
     unplanned = [(ts(m.start), ts(m.end)) for m in maintenances if not m.planned]
     # contract §3: E = client/third-party outages and planned windows; a non-availability
     # incident (a CPU at 95 %) is neither downtime nor exclusion.
-    excl_raw = IntervalSet(
-        [
-            (sp.start, sp.end)
-            for sp in spans
-            if sp.inc.affects_availability and not sp.provider_outage
-        ]
-        + list(planned)
-    )
+    excl_raw = IntervalSet([(sp.start, sp.end) for sp in spans if sp.excluding]
+                           + list(planned))
     excl = excl_raw.intersection(cov)
     down_raw = provider_downtime(terms, spans, unplanned)
     # contract §3: time both excluded and provider downtime counts once, as excluded.

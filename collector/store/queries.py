@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from collector.domain.detection import ServerObservation
+from collector.domain.model import ServerStatus
 from collector.store.tables import reports, server_state
 
+if TYPE_CHECKING:
+    from collector.config import Server
+
 PRUNE_BATCH = 5000
+IN_CHUNK = 500  # values per IN (...) list: far below SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,18 @@ class StoredReport:
     received_at: dt.datetime
     interval: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report as received: the indexed fields and the body's text exactly as sent."""
+
+    report_id: str
+    server_id: str
+    collected_at: dt.datetime
+    received_at: dt.datetime
+    interval: int
+    body_json: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,29 @@ def insert_report(conn: Connection, *, report_id: str, server_id: str,
     # RETURNING yields the new row's id, or nothing for a duplicate (rowcount is not
     # reliable across drivers for ON CONFLICT)
     return conn.execute(stmt).first() is not None
+
+
+def insert_reports(conn: Connection, batch: Sequence[NewReport]) -> set[str]:
+    """Store many reports once each in one statement; the report_ids that were new.
+
+    The body is bound as the text received (no decode/encode round trip): SQLite keeps
+    JSON as text, PostgreSQL casts it to json, which keeps the text as sent."""
+    if not batch:
+        return set()
+    pg = conn.dialect.name == "postgresql"
+    text = sa.bindparam("body_json", type_=sa.Text)
+    insert = postgresql.insert if pg else sqlite.insert
+    stmt = insert(reports).values(
+        report_id=sa.bindparam("report_id"), server_id=sa.bindparam("server_id"),
+        collected_at=sa.bindparam("collected_at"), received_at=sa.bindparam("received_at"),
+        interval=sa.bindparam("interval"),
+        body=sa.cast(text, postgresql.JSON) if pg else sa.type_coerce(text, sa.Text),
+    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.report_id)
+    params = [{"report_id": r.report_id, "server_id": r.server_id,
+               "collected_at": r.collected_at, "received_at": r.received_at,
+               "interval": r.interval, "body_json": r.body_json} for r in batch]
+    # one row back per new report; a duplicate (ON CONFLICT DO NOTHING) returns nothing
+    return {row[0] for row in conn.execute(stmt, params)}
 
 
 def list_reports(conn: Connection, server_id: str, *, since: dt.datetime | None = None,
@@ -88,3 +130,95 @@ def last_report_times(conn: Connection) -> dict[str, dt.datetime]:
         if value is not None:
             out[server_id] = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return out
+
+
+# --- server_state as detection sees it ----------------------------------------------------
+
+def load_states(conn: Connection, servers: Iterable[Server], windows: Mapping[str, int],
+                *, for_update: bool = False) -> dict[str, ServerObservation]:
+    """The rows of `servers` (created on first sight) in one query, with the maintenance
+    window in progress per service. `for_update` locks them until the transaction ends
+    (PostgreSQL; a SQLite write transaction holds the database's write lock anyway)."""
+    wanted = {s.id: s for s in servers}
+    rows = _state_rows(conn, list(wanted), for_update)
+    missing = [i for i in wanted if i not in rows]
+    if missing:
+        _insert_missing(conn, missing)
+        rows.update(_state_rows(conn, missing, for_update))
+    return {i: _observation(rows[i], s, windows.get(s.service)) for i, s in wanted.items()}
+
+
+def _state_rows(conn: Connection, ids: list[str], for_update: bool) -> dict[str, Any]:
+    if len(ids) > IN_CHUNK:  # the detector's pass: the whole table beats chunks of IN
+        query = sa.select(server_state)
+    else:
+        query = sa.select(server_state).where(server_state.c.server_id.in_(ids))
+    if for_update and conn.dialect.name == "postgresql":
+        # one lock order for every writer: no deadlock between two batches
+        query = query.order_by(server_state.c.server_id).with_for_update()
+    wanted = set(ids)
+    return {r["server_id"]: r for r in conn.execute(query).mappings()
+            if r["server_id"] in wanted}
+
+
+def _observation(row: Any, server: Server, maintenance_id: int | None) -> ServerObservation:
+    pending = row["pending_status"]
+    return ServerObservation(
+        server_id=server.id, agent=server.agent, status=ServerStatus(row["status"]),
+        last_report_at=row["last_report_at"], last_received_at=row["last_received_at"],
+        last_interval=float(row["last_interval"] or server.interval),
+        last_seen_up_at=row["last_seen_up_at"],
+        pending_status=ServerStatus(pending) if pending else None,
+        pending_count=int(row["pending_count"] or 0), changed_at=row["changed_at"],
+        version=int(row["version"]), maintenance_id=maintenance_id)
+
+
+def _insert_missing(conn: Connection, server_ids: list[str]) -> None:
+    values = [{"server_id": i, "status": ServerStatus.UNKNOWN.value, "pending_count": 0,
+               "version": 0} for i in server_ids]
+    # two writers may see no row at once (ingest and detection): the second insert yields
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(server_state).on_conflict_do_nothing(), values)
+
+
+def write_states(conn: Connection, changes: Sequence[tuple[ServerObservation, ServerObservation]],
+                 *, strict: bool) -> bool:
+    """Compare-and-set on `version` for each (old, new) in one statement; True when every
+    row was written. `strict` (rows read under lock): a miss is a bug, raise so that the
+    whole transaction is rolled back."""
+    if not changes:
+        return True
+    params = [_state_params(old, new) for old, new in changes]
+    written = conn.execute(_update_state(), params).rowcount
+    if strict and written != len(changes):
+        raise RuntimeError(f"server_state changed under a lock ({written} of "
+                           f"{len(changes)} rows written)")
+    return bool(written == len(changes))
+
+
+def _update_state() -> sa.Update:
+    c = server_state.c
+    return (server_state.update()
+            .where(c.server_id == sa.bindparam("b_server_id"),
+                   c.version == sa.bindparam("b_version"))
+            .values(status=sa.bindparam("b_status"),
+                    last_report_at=sa.bindparam("b_last_report_at", type_=c.last_report_at.type),
+                    last_received_at=sa.bindparam("b_last_received_at",
+                                                  type_=c.last_received_at.type),
+                    last_interval=sa.bindparam("b_last_interval"),
+                    last_seen_up_at=sa.bindparam("b_last_seen_up_at",
+                                                 type_=c.last_seen_up_at.type),
+                    pending_status=sa.bindparam("b_pending_status"),
+                    pending_count=sa.bindparam("b_pending_count"),
+                    changed_at=sa.bindparam("b_changed_at", type_=c.changed_at.type),
+                    version=c.version + 1))
+
+
+def _state_params(old: ServerObservation, new: ServerObservation) -> dict[str, Any]:
+    return {"b_server_id": old.server_id, "b_version": old.version,
+            "b_status": new.status.value, "b_last_report_at": new.last_report_at,
+            "b_last_received_at": new.last_received_at,
+            "b_last_interval": max(1, round(new.last_interval)),
+            "b_last_seen_up_at": new.last_seen_up_at,
+            "b_pending_status": new.pending_status.value if new.pending_status else None,
+            "b_pending_count": new.pending_count, "b_changed_at": new.changed_at}

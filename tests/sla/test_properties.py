@@ -42,6 +42,11 @@ def test_it_agrees_with_a_set_of_seconds(a: list[Pair], b: list[Pair]) -> None:
     assert x.seconds_per_bin([0, 15, 30, 61]) == [
         len({t for t in sa if lo <= t < hi}) for lo, hi in ((0, 15), (15, 30), (30, 61))
     ]
+    # bins that leave some of the set out on both sides; only the bins holding some of it
+    inner = {i: len({t for t in sa if lo <= t < hi})
+             for i, (lo, hi) in enumerate(((5, 15), (15, 30), (30, 50)))}
+    assert x.seconds_per_bin([5, 15, 30, 50]) == list(inner.values())
+    assert x.seconds_by_bin([5, 15, 30, 50]) == {i: n for i, n in inner.items() if n}
 
 
 SEPT = month_period(2026, 9, PARIS)
