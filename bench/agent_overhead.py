@@ -268,7 +268,7 @@ def node_exporter_scrapes(scrapes: int) -> tuple[float, int, int] | None:
 def row(label: str, agent: float, node: float | None, unit: str) -> str:
     node_text = f"{node:>14.2f}" if node is not None else f"{'-':>14}"
     ratio = f"{agent / node:>8.2f}" if node else f"{'-':>8}"
-    return f"{label:<44}{agent:>10.2f}{node_text}{ratio}  {unit}"
+    return f"{label:<50}{agent:>11.2f}{node_text}{ratio}  {unit}"
 
 
 def main() -> None:
@@ -297,7 +297,7 @@ def main() -> None:
     node = node_exporter_scrapes(args.cycles)
 
     n = args.cycles
-    print(f"{'':<44}{'vigie-agent':>10}{'node-exporter':>14}{'ratio':>8}")
+    print(f"{'':<50}{'vigie-agent':>11}{'node-exporter':>14}{'ratio':>8}")
     print(row(f"collection only, in-process ({n})", collect * 1e3, None, "ms CPU"))
     print(row(f"full cycle incl. spool + POST, in-process ({n})", cycle * 1e3, None, "ms CPU"))
     print(row(f"full cycle + 5 checks, real process ({n})", real_cpu * 1e3, None, "ms CPU"))

@@ -172,7 +172,7 @@ def count_reports(database: str) -> int:
 
 def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Namespace) -> Result:
     port = free_port()
-    config = tmp / f"collector-{name}.toml"
+    config = tmp / f"collector-{name.replace(' ', '-')}.toml"
     config.write_text(collector_config(args.servers, database, port, args.workers),
                       encoding="utf-8")
     config.chmod(0o600)
@@ -270,7 +270,7 @@ def profiler(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[
     """py-spy (installed in the venv; profiling only) on the server and its workers."""
     if not args.profile:
         return None
-    out = f"{args.profile}-{name}.folded"  # collapsed stacks (flamegraph.pl input)
+    out = f"{args.profile}-{name.replace(' ', '-')}.folded"  # collapsed stacks (flamegraph.pl input)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     print(f"profiling {name} into {out}", file=sys.stderr)
     return subprocess.Popen([spy, "record", "-p", str(pid), "-o", out, "-f", "raw", "-r", "200",
@@ -294,6 +294,21 @@ def drop_pg(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def run_databases(tmp: Path, data: Path, args: argparse.Namespace, workers: int) -> list[Result]:
+    args = argparse.Namespace(**{**vars(args), "workers": workers})
+    results = []
+    if args.db in ("sqlite", "both"):
+        db = tmp / f"collector-{workers}.db"
+        results.append(run_one(f"sqlite w{workers}", f"sqlite:///{db}", tmp, data, args))
+    if args.db in ("postgresql", "both"):
+        pg_name, url = pg_database()
+        try:
+            results.append(run_one(f"pg w{workers}", url, tmp, data, args))
+        finally:
+            drop_pg(pg_name)
+    return results
+
+
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--serve-baseline":
         return serve_baseline(sys.argv[2], sys.argv[3])
@@ -303,7 +318,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="collector worker processes")
+    parser.add_argument("--workers", default="1,2",
+                        help="collector worker processes; a list measures each (default 1,2)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the bare Starlette + SQLite baseline")
     parser.add_argument("--profile", metavar="PREFIX",
@@ -320,17 +336,11 @@ def main() -> int:
         data.write_text(lua_data(agent_report(tmp), args.servers), encoding="utf-8")
         if not args.no_baseline:
             results.append(run_baseline(tmp, data, args))
-        if args.db in ("sqlite", "both"):
-            results.append(run_one("sqlite", f"sqlite:///{tmp}/collector.db", tmp, data, args))
-        if args.db in ("postgresql", "both"):
-            pg_name, url = pg_database()
-            try:
-                results.append(run_one("postgresql", url, tmp, data, args))
-            finally:
-                drop_pg(pg_name)
+        for workers in (int(w) for w in args.workers.split(",")):
+            results += run_databases(tmp, data, args, workers)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{args.servers} agents, collector workers {args.workers}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"{args.servers} agents, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f} (other work on the machine)")
     for r in results:
         print(r.line())
         if r.stored < r.requests - r.errors:

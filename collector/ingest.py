@@ -18,7 +18,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ logger = logging.getLogger(__name__)
 AfterIngest = Callable[[Connection, Config, Sequence[tuple[Mapping[str, Any], dt.datetime]]],
                        None]
 MAX_BATCH = 256          # reports per transaction
-MAX_LINGER = float(os.environ.get("XLINGER", "0.02"))        # seconds a batch may wait for more reports (see IngestWriter)
 IDLE_EXIT = 10.0         # seconds without a report before the writer thread ends
 
 
@@ -115,9 +113,9 @@ class IngestWriter:
     lock is free, where SQLite's busy handler would sleep-and-retry for milliseconds."""
 
     def __init__(self, engine: Engine, config: Config, *, max_batch: int = MAX_BATCH,
-                 idle_exit: float = IDLE_EXIT, max_linger: float = MAX_LINGER) -> None:
+                 idle_exit: float = IDLE_EXIT) -> None:
         self.engine, self.config = engine, config
-        self.max_batch, self.idle_exit, self.max_linger = max_batch, idle_exit, max_linger
+        self.max_batch, self.idle_exit = max_batch, idle_exit
         self._queue: queue.SimpleQueue[tuple[Incoming, Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -142,7 +140,6 @@ class IngestWriter:
                 self._thread.start()
 
     def _run(self) -> None:
-        linger = 0.0
         while True:
             try:
                 batch = [self._queue.get(timeout=self.idle_exit)]
@@ -153,19 +150,14 @@ class IngestWriter:
                         self._write_lock.close()
                         return
                 continue
-            if linger > 0:  # let more reports arrive: see the class's docstring
-                time.sleep(linger)
             while len(batch) < self.max_batch:  # whatever arrived while the last one committed
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             items = [item for item, _ in batch]
-            started = time.monotonic()
             with self._write_lock:
                 outcomes = self._store(items)
-            took = time.monotonic() - started
-            linger = min(took, self.max_linger) if len(batch) < self.max_batch else 0.0
             _settle([waiter for _, waiter in batch], outcomes)
 
     def _store(self, items: list[Incoming]) -> list[bool | BaseException]:

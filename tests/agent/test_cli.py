@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,41 @@ def test_it_stops_promptly_and_cleanly_on_sigterm(tmp_path: Path, agents) -> Non
     assert time.monotonic() - started < 5
     assert "stopping" in stderr
     assert not list(spool.glob(".tmp-*"))  # no half-written report left behind
+
+
+def test_it_lets_the_running_cycle_finish_on_sigterm(tmp_path: Path, agents) -> None:  # type: ignore[no-untyped-def]
+    # an http check that answers after 1.5 s holds the cycle; SIGTERM arrives meanwhile:
+    # the agent waits for the cycle, so the report with the check's result is spooled
+    asked = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.set()
+            time.sleep(1.5)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = write_config(tmp_path, base_config(tmp_path, free_port(), interval=60) + f"""
+[[checks]]
+name = "slow"
+type = "http"
+url = "http://127.0.0.1:{server.server_port}/"
+timeout = 5
+""")
+        proc = agents(config)
+        assert asked.wait(15), "the first cycle never ran the check"
+        code, stderr = stop_agent(proc)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, stderr
+    [spooled] = (tmp_path / "spool").glob("*.json")
+    [check] = json.loads(spooled.read_bytes())["checks"]
+    assert (check["name"], check["status"]) == ("slow", "ok")

@@ -64,7 +64,8 @@ def test_it_migrates_to_a_schema_equal_to_the_tables(db_url: str) -> None:
 
 def test_it_serves_on_a_new_database_and_never_logs_a_token(db_url: str, tmp_path: Path) -> None:
     port = free_port()
-    text = f'listen = "127.0.0.1:{port}"\nlog_level = "DEBUG"\n' + config_text()
+    text = (f'listen = "127.0.0.1:{port}"\nlog_level = "DEBUG"\naccess_log = true\n'
+            + config_text())
     path = write_config(text, tmp_path, db_url)
     proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(path), "serve"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
