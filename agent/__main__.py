@@ -110,11 +110,12 @@ def _start_exporter(agent: Agent, config: AgentConfig) -> Callable[[], None]:
         return lambda: None
     from agent import exporter  # prometheus-client only when the page is on
 
-    check_families = None
+    collector = exporter.SnapshotCollector(agent.status)
     if config.checks:
-        from agent.checks import metric_families as check_families  # owned by checks
-    server = exporter.serve(config.metrics.address,
-                            exporter.SnapshotCollector(agent.status, check_families))
+        from agent.checks import metric_families  # owned by the checks package
+
+        collector = exporter.SnapshotCollector(agent.status, metric_families)
+    server = exporter.serve(config.metrics.address, collector)
     return lambda: exporter.stop(server)
 
 

@@ -109,7 +109,7 @@ class Agent:
     def cycle(self) -> None:
         """The scheduled job: spool the new report first, then send oldest first."""
         assert self.spool is not None and self.sender is not None, "open_outbox() first"
-        from agent.sender import drain
+        from agent.sender import drain  # loaded by open_outbox(): a dictionary lookup
 
         try:
             self.spool.put(encode(self.collect_report()))

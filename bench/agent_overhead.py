@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,11 +166,11 @@ def in_process_cycle(workdir: Path, receiver: Receiver, cycles: int) -> tuple[fl
         agent.close()
 
 
-def wait_for(condition: object, what: str, timeout: float = 20.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if condition():  # type: ignore[operator]
+            if condition():
                 return
         except OSError:
             pass
