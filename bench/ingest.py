@@ -1,19 +1,19 @@
 """Ingest throughput: many agents POSTing real reports to a real collector, with wrk.
 
     .venv/bin/python bench/ingest.py [--db sqlite|postgresql|both] [--servers 2000]
-        [--duration 15] [--threads 2] [--connections 32] [--workers 2] [--no-baseline]
+        [--duration 15] [--threads 2] [--connections 32] [--workers 1,2] [--no-baseline]
 
 The report body is the one `python -m agent --config X once` prints on this machine (run
 once here), then split around its report_id and collected_at so that bench/ingest.lua
 gives each request a fresh report_id and a current collected_at; it cycles through
 `--servers` agents, each with its own token. The collector runs as `python -m collector
-serve` (its periodic detection included) on loopback, `workers` processes, log_level
-WARNING, no access log. PostgreSQL: a throwaway database on 127.0.0.1:5432, dropped after.
+serve` (its periodic detection included) on loopback, once per `--workers` count (config
+`workers`), log_level WARNING, no access log. PostgreSQL: a throwaway database on
+127.0.0.1:5432, dropped after.
 
 For comparison on a machine that other work may be loading, the same run first measures a
 bare baseline under the same wrk load: one process of plain Starlette that parses the JSON
-and does one SQLite insert per request (`baseline` line), the floor of what Python + uvicorn
-do here.
+and does one SQLite insert per request (`baseline` line): no auth, validation, detection.
 
 Prints reports/s, p50/p99 latency and errors (non-2xx and socket errors), and checks that
 every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50 ms.
@@ -59,7 +59,7 @@ class Result:
     p99_ms: float
     errors: int
     stored: int
-    cpu_seconds: float  # the collector process's CPU (every thread) during the run
+    cpu_seconds: float  # the server's CPU (every thread, every worker process) during the run
 
     def line(self) -> str:
         return (f"{self.database:<10} {self.requests / self.seconds:8.0f} reports/s  "

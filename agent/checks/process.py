@@ -22,16 +22,20 @@ class ProcessInfo:
     cmdline: str
 
 
-def read_processes() -> list[ProcessInfo]:
-    """Every visible process but the agent itself (its own command line could match a pattern)."""
+def read_processes(with_cmdline: bool = True) -> list[ProcessInfo]:
+    """Every visible process but the agent itself (its own command line could match a pattern).
+
+    Reading command lines costs a /proc read per process: skip it for name-only checks.
+    """
     own = os.getpid()
     found: list[ProcessInfo] = []
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+    fields = ["pid", "name", "cmdline"] if with_cmdline else ["pid", "name"]
+    for proc in psutil.process_iter(fields):
         info = proc.info
         if info["pid"] == own:
             continue
         # cmdline is None for zombies and processes we may not read: match on the name only.
-        found.append(ProcessInfo(info["pid"], info["name"] or "", " ".join(info["cmdline"] or ())))
+        found.append(ProcessInfo(info["pid"], info["name"] or "", " ".join(info.get("cmdline") or ())))
     return found
 
 
@@ -53,4 +57,4 @@ def evaluate(spec: ProcessSpec, processes: Sequence[ProcessInfo]) -> Outcome:
 
 
 def run(spec: ProcessSpec, timeout: float) -> Outcome:
-    return evaluate(spec, read_processes())
+    return evaluate(spec, read_processes(with_cmdline=spec.pattern is not None))
