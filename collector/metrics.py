@@ -4,18 +4,15 @@
 silent but the machine still answers ping, so the service it hosts is presumed up) and 0
 for `down`, `maintenance` and `unknown` (never seen yet).
 
-Other modules add families through `HOOKS`: "module:function" names called as
-`function(conn, config, now)` and yielding metric families; a hook whose module is not
-installed is skipped.
+Other modules add families through `HOOKS`: functions called as `function(conn, config,
+now)` at scrape time, each yielding metric families.
 """
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
@@ -24,25 +21,27 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from collector import prom_metrics, sla_service
 from collector.config import Config
 from collector.domain.model import IncidentState, ServerStatus, Severity
+from collector.notify import metrics as notify_metrics
 from collector.store import queries
 from collector.store.tables import incidents
 
 logger = logging.getLogger(__name__)
 
-HOOKS: tuple[str, ...] = (
-    "collector.sla_service:metric_families",
-    "collector.prom_metrics:metric_families",
-    "collector.notify.metrics:metric_families",
+MetricHook = Callable[[Connection, Config, dt.datetime], Iterable[Metric]]
+
+HOOKS: tuple[MetricHook, ...] = (
+    sla_service.metric_families,
+    prom_metrics.metric_families,
+    notify_metrics.metric_families,
 )
 UP_STATUSES = frozenset({ServerStatus.UP.value, ServerStatus.AGENT_LOST.value})
 
-MetricHook = Callable[[Connection, Config, dt.datetime], Iterable[Metric]]
-
 
 class StoreCollector(Collector):
-    def __init__(self, engine: Engine, config: Config, hooks: Iterable[str] = HOOKS,
+    def __init__(self, engine: Engine, config: Config, hooks: Iterable[MetricHook] = HOOKS,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  counts: ReportCounts | None = None) -> None:
         self.engine, self.config, self.hooks, self.clock = engine, config, tuple(hooks), clock
@@ -71,23 +70,8 @@ class StoreCollector(Collector):
     def _hooked(self, conn: Connection) -> list[Metric]:
         out: list[Metric] = []
         for hook in self.hooks:
-            func = _resolve(hook)
-            if func is not None:
-                out.extend(func(conn, self.config, self.clock()))
+            out.extend(hook(conn, self.config, self.clock()))
         return out
-
-
-def _resolve(name: str) -> MetricHook | None:
-    module_name, _, attr = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        logger.debug("metrics hook %s not installed", name)
-        return None
-    func: Any = getattr(module, attr, None)
-    return func if callable(func) else None
 
 
 def server_up(conn: Connection, config: Config) -> list[Metric]:
@@ -143,7 +127,7 @@ class CollectorMetrics:
     """The app's registry (never the global one: STYLE, client_python #537) and the
     counts the request path feeds."""
 
-    def __init__(self, engine: Engine, config: Config, hooks: Iterable[str] = HOOKS) -> None:
+    def __init__(self, engine: Engine, config: Config, hooks: Iterable[MetricHook] = HOOKS) -> None:
         self.reports = ReportCounts()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StoreCollector(engine, config, hooks, counts=self.reports))
