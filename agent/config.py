@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.errors import ConfigError
+from agent.secret import Secret
 
 DEFAULT_LISTEN = "127.0.0.1:9839"
 DEFAULT_SPOOL = "/var/lib/vigie-agent/spool"
@@ -27,29 +28,6 @@ _COLLECTOR_KEYS = {"url", "token", "token_file", "timeout", "verify_tls"}
 _METRICS_KEYS = {"listen"}
 _SPOOL_KEYS = {"path", "max_bytes"}
 _PING_KEYS = {"target", "count", "timeout", "interval"}
-
-
-class Secret:
-    """A string that never shows in a repr, a log line or a traceback (Starlette's Secret)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
