@@ -48,7 +48,7 @@ def seed(engine: object, servers: int, suspects: int, now: dt.datetime) -> None:
 
 def time_pass(name: str, database: str, tmp: Path, args: argparse.Namespace) -> float:
     config_path = tmp / f"collector-{name}.toml"
-    config_path.write_text(collector_config(args.servers, database, 18799), encoding="utf-8")
+    config_path.write_text(collector_config(args.servers, database, 18799, 1), encoding="utf-8")
     config_path.chmod(0o600)
     config = load(config_path)
     engine = make_engine(database)

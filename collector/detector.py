@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,21 +24,28 @@ from collector.domain.detection import Action, PingOutcome, ServerObservation, S
 from collector.domain.incidents import Incident
 from collector.domain.model import (
     IncidentKind,
-    IncidentState,
     Responsibility,
-    ServerStatus,
     Severity,
 )
 from collector.ping import ping_hosts
-from collector.store import incident_rows, queries
+from collector.store import server_state as store
+from collector.store.engine import read_transaction
 from collector.store.tables import incidents as incidents_table
-from collector.store.tables import maintenances, problems, reports
+from collector.store.tables import problems, reports
 
 logger = logging.getLogger(__name__)
 
+# moved to collector/store/server_state.py; kept importable from here
+active_maintenances = store.active_maintenances
+load_state, load_states, lock_states = store.load_state, store.load_states, store.lock_states
+write_state, write_states, open_incidents = store.write_state, store.write_states, store.open_incidents
+
 ACTOR = "detector"
 _OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
-_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's bound-parameter limit
+# report, its collected_at when already parsed (ingest's header) or None, received now
+Delivered = tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]
+# id(config) -> (config, server map): detection runs against one configuration for hours
+_SERVER_MAPS: dict[int, tuple[Config, dict[str, Server]]] = {}
 
 
 def after_ingest(conn: Connection, config: Config, report: Mapping[str, Any],
@@ -49,35 +55,65 @@ def after_ingest(conn: Connection, config: Config, report: Mapping[str, Any],
 
 def after_ingest_many(conn: Connection, config: Config,
                       delivered: Sequence[tuple[Mapping[str, Any], dt.datetime]]) -> None:
+    after_ingest_parsed(conn, config, [(report, None, now) for report, now in delivered])
+
+
+def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[Delivered]) -> None:
     """`after_ingest` for the new reports of one ingest transaction (group commit), in
-    order: O(1) queries for the whole batch (server_state rows read and written in bulk,
-    open incidents of their dedup keys read at once), more only for incidents to change."""
-    by_id = {s.id: s for s in config.servers}
+    order, with their collected_at when already parsed (ingest's header): O(1) queries for
+    the whole batch; checks are looked at only for a server with a failing check or an open
+    check incident, and more queries only for incidents to change."""
+    by_id = _servers(config)
     known: list[tuple[Server, Mapping[str, Any], dt.datetime, dt.datetime]] = []
-    for report, now in delivered:
+    for report, collected_at, now in delivered:
         server = by_id.get(str(report.get("server_id")))
         if server is None:
             logger.warning("report from unconfigured server %r ignored", report.get("server_id"))
             continue
-        known.append((server, report, parse_time(report["collected_at"]), now))
+        at = collected_at if collected_at is not None else parse_time(report["collected_at"])
+        known.append((server, report, at, now))
     if not known:
         return
-    settings = settings_of(config)
-    before = lock_states(conn, {server.id: server for server, *_ in known})
-    states = dict(before)
-    opened = open_incidents(conn, [k for server, report, *_ in known
-                                   for k in _dedup_keys(server, report)])
+    opened = store.open_incidents(conn, [k for server, report, *_ in known
+                                         for k in _dedup_keys(server, report)])
+    checking = {i.server_id for i in opened.values() if i.kind == IncidentKind.CHECK_FAILED}
+    checking.update(server.id for server, report, *_ in known if _failing(report))
+    # read before the upsert: whether a report is its server's newest decides its checks
+    latest = store.last_report_at(conn, checking, lock=(s.id for s, *_ in known)) \
+        if checking else {}
+    store.record_reports(conn, [(server, at, float(report.get("interval") or 0), now)
+                                for server, report, at, now in known])
     for server, report, collected_at, now in known:
-        newest = _record_report(states, server, collected_at,
-                                float(report.get("interval") or 0), now)
-        _end_outages(conn, config, server, report, collected_at, now, opened)
-        if newest:
-            _apply_checks(conn, config, server, report, collected_at, now, settings, opened)
+        if opened:
+            _end_outages(conn, config, server, report, collected_at, now, opened)
+        if server.id not in checking:
+            continue
+        last = latest.get(server.id)
+        if last is None or collected_at >= last:
+            latest[server.id] = collected_at
+            _apply_checks(conn, config, server, report, collected_at, now,
+                          settings_of(config), opened)
         else:
             # A late report older than what we know must not undo newer check states.
             logger.info("late report from %s (collected %s): checks not applied", server.id,
                         collected_at.isoformat())
-    write_states(conn, [(before[i], new) for i, new in states.items() if new != before[i]])
+
+
+def _servers(config: Config) -> Mapping[str, Server]:
+    """The server map of `config`, built once per configuration (not once per batch)."""
+    cached = _SERVER_MAPS.get(id(config))
+    if cached is None or cached[0] is not config:
+        if len(_SERVER_MAPS) >= 8:  # configurations of tests and reloads: keep a few
+            _SERVER_MAPS.clear()
+        cached = _SERVER_MAPS[id(config)] = (config, {s.id: s for s in config.servers})
+    return cached[1]
+
+
+def _failing(report: Mapping[str, Any]) -> bool:
+    checks = report.get("checks")
+    return isinstance(checks, list) and any(
+        isinstance(c, Mapping) and c.get("name") and c.get("status") in ("warning", "critical")
+        for c in checks)
 
 
 def _dedup_keys(server: Server, report: Mapping[str, Any]) -> list[str]:
@@ -87,25 +123,6 @@ def _dedup_keys(server: Server, report: Mapping[str, Any]) -> list[str]:
         if isinstance(check, Mapping) and check.get("name"):
             keys.append(f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}")
     return keys
-
-
-def _record_report(states: dict[str, ServerObservation], server: Server,
-                   collected_at: dt.datetime, interval: float, now: dt.datetime) -> bool:
-    """Advance the server's state for one delivered report; True when it is the newest."""
-    old = states[server.id]
-    newest = old.last_report_at is None or collected_at >= old.last_report_at
-    states[server.id] = replace(
-        old,
-        last_report_at=collected_at if newest else old.last_report_at,
-        last_interval=interval if newest and interval > 0 else old.last_interval,
-        # the collector heard the agent now, whatever the report's age: a heartbeat
-        last_received_at=max(now, old.last_received_at or now),
-        last_seen_up_at=max(collected_at, old.last_seen_up_at or collected_at),
-        # an agent that delivers is running and reachable: up at once, no confirmation
-        status=ServerStatus.UP, pending_status=None, pending_count=0,
-        changed_at=now if old.status != ServerStatus.UP else old.changed_at,
-    )
-    return newest
 
 
 def _end_outages(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
@@ -193,10 +210,8 @@ def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:
     All rows are read in one query; a transaction is opened only for a server whose state
     changes (in steady state, a few of thousands)."""
     settings = settings_of(config)
-    with engine.begin() as conn:
-        windows = active_maintenances(conn, now)
-        observed = list(load_states(conn, config.servers, windows).values())
-    by_id = {s.id: s for s in config.servers}
+    windows, observed = _read_states(engine, config, now)
+    by_id = _servers(config)
     suspects = {o.server_id for o in observed if rules.needs_ping(o, now, settings)}
     results = ping_hosts([by_id[i].address for i in sorted(suspects)],
                          config.detection.ping_count, config.detection.ping_timeout)
@@ -218,15 +233,29 @@ def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:
             logger.exception("detection failed for server %s", server.id)
 
 
+def _read_states(engine: Engine, config: Config,
+                 now: dt.datetime) -> tuple[dict[str, int], list[ServerObservation]]:
+    """Every server's row, read in a read-only transaction: on SQLite a deferred BEGIN,
+    which does not hold the write lock (ingest) for the time of a 10,000-row read."""
+    with read_transaction(engine) as conn:
+        windows = store.active_maintenances(conn, now)
+        observed = store.load_states(conn, config.servers, windows, create=False)
+    missing = [s for s in config.servers if s.id not in observed]
+    if missing:  # first sight: rows created in a (short) write transaction
+        with engine.begin() as conn:
+            observed.update(store.load_states(conn, missing, windows))
+    return windows, [observed[s.id] for s in config.servers]
+
+
 def _detect_one(conn: Connection, config: Config, server: Server, maintenance_id: int | None,
                 ping: PingOutcome | None, now: dt.datetime, settings: Settings) -> None:
     # Re-read inside the transaction: a report may have arrived while we were pinging.
-    obs = load_state(conn, server, maintenance_id)
+    obs = store.load_state(conn, server, maintenance_id)
     verdict = rules.verdict(obs, ping, now, settings)
     new, action = rules.transition(obs, verdict, settings, now)
     if new == obs:
         return
-    if not write_state(conn, obs, new):
+    if not store.write_state(conn, obs, new):
         logger.info("server_state of %s changed meanwhile; next run decides", server.id)
         return
     if action.kind != rules.ActionKind.NONE:
@@ -333,52 +362,3 @@ def parse_time(value: object) -> dt.datetime:
     if when.tzinfo is None:
         raise ValueError(f"collected_at has no UTC offset (got {value!r})")
     return when.astimezone(dt.UTC)
-
-
-def active_maintenances(conn: Connection, now: dt.datetime) -> dict[str, int]:
-    """service id -> id of a maintenance window in progress (start <= now < end)."""
-    rows = conn.execute(
-        sa.select(maintenances.c.service_id, maintenances.c.id)
-        .where(maintenances.c.start <= now, maintenances.c.end > now)
-        .order_by(maintenances.c.start.desc())).all()
-    return {row.service_id: int(row.id) for row in reversed(rows)}
-
-
-def load_state(conn: Connection, server: Server,
-               maintenance_id: int | None = None) -> ServerObservation:
-    """The server's row (created on first sight) as the pure rules see it."""
-    windows = {server.service: maintenance_id} if maintenance_id is not None else {}
-    return queries.load_states(conn, [server], windows)[server.id]
-
-
-def load_states(conn: Connection, servers: Iterable[Server],
-                windows: Mapping[str, int]) -> dict[str, ServerObservation]:
-    return queries.load_states(conn, servers, windows)
-
-
-def lock_states(conn: Connection, servers: Mapping[str, Server]) -> dict[str, ServerObservation]:
-    return queries.load_states(conn, servers.values(), {}, for_update=True)
-
-
-def open_incidents(conn: Connection, keys: Iterable[str]) -> dict[str, Incident]:
-    """dedup key -> its open incident (the newest, as incidents.find_open), for `keys`."""
-    wanted = sorted(set(keys))
-    out: dict[str, Incident] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        query = (sa.select(incidents_table)
-                 .where(incidents_table.c.dedup_key.in_(wanted[start:start + _IN_CHUNK]),
-                        incidents_table.c.state == IncidentState.OPEN.value)
-                 .order_by(incidents_table.c.id))
-        out.update((r["dedup_key"], incident_rows.from_row(r))
-                   for r in conn.execute(query).mappings())
-    return out
-
-
-def write_state(conn: Connection, old: ServerObservation, new: ServerObservation) -> bool:
-    """Compare-and-set on `version`: False when someone else changed the row first."""
-    return queries.write_states(conn, [(old, new)], strict=False)
-
-
-def write_states(conn: Connection,
-                 changes: Sequence[tuple[ServerObservation, ServerObservation]]) -> None:
-    queries.write_states(conn, changes, strict=True)

@@ -30,8 +30,9 @@ from collector.store import queries
 
 logger = logging.getLogger(__name__)
 
-AfterIngest = Callable[[Connection, Config, Sequence[tuple[Mapping[str, Any], dt.datetime]]],
-                       None]
+# (body, collected_at as parsed by the route, received_at) per new report
+AfterIngest = Callable[[Connection, Config,
+                        Sequence[tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]]], None]
 MAX_BATCH = 256          # reports per transaction
 IDLE_EXIT = 10.0         # seconds without a report before the writer thread ends
 
@@ -68,7 +69,8 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
         for item in batch:  # the same report twice in one batch: the first one is new
             stored.append(item.header.report_id in new_ids)
             new_ids.discard(item.header.report_id)
-        fresh = [(i.body, i.received_at) for i, new in zip(batch, stored) if new]
+        fresh = [(i.body, i.header.collected_at, i.received_at)  # parsed once, by the route
+                 for i, new in zip(batch, stored) if new]
         if fresh and hook is not None:
             hook(conn, config, fresh)
     for item, new in zip(batch, stored):
@@ -88,7 +90,8 @@ def ingest_report(engine: Engine, config: Config, header: ReportHeader, body: di
 
 
 def after_ingest_hook() -> AfterIngest | None:
-    """`collector.detector.after_ingest_many` (SPEC internals), imported when first needed."""
+    """`collector.detector.after_ingest_parsed` (`after_ingest_many` with the reports'
+    collected_at already parsed), imported when first needed."""
     try:
         from collector import detector
     except ModuleNotFoundError as exc:
@@ -96,7 +99,7 @@ def after_ingest_hook() -> AfterIngest | None:
             raise
         logger.debug("collector.detector not installed; reports are stored only")
         return None
-    return detector.after_ingest_many
+    return detector.after_ingest_parsed
 
 
 Waiter = Future[bool] | asyncio.Future[bool]

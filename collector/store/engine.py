@@ -1,11 +1,15 @@
 """Engines for the two supported databases: SQLite (default) and PostgreSQL (psycopg 3)."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+
+READ_ONLY = "vigie_read_only"  # execution option: a read-only transaction (read_transaction)
 
 
 def database_url(url: str) -> str:
@@ -26,9 +30,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; let SQLAlchemy emit it so that
         # a write transaction takes its lock at BEGIN IMMEDIATE time (no upgrade deadlocks).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads: on SQLite a deferred BEGIN, which takes no write lock
+    (WAL: a snapshot that never blocks ingest nor is blocked by it); on PostgreSQL a READ
+    ONLY transaction. Writing in it fails (SQLite: busy; PostgreSQL: an error)."""
+    with engine.connect() as conn:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        conn.execution_options(**options)
+        with conn.begin():
+            yield conn
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # a write transaction takes the lock at BEGIN (IMMEDIATE); a read-only one never needs it
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
+                         else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

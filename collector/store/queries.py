@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,20 +74,26 @@ def insert_reports(conn: Connection, batch: Sequence[NewReport]) -> set[str]:
     JSON as text, PostgreSQL casts it to json, which keeps the text as sent."""
     if not batch:
         return set()
-    pg = conn.dialect.name == "postgresql"
-    text = sa.bindparam("body_json", type_=sa.Text)
-    insert = postgresql.insert if pg else sqlite.insert
-    stmt = insert(reports).values(
-        report_id=sa.bindparam("report_id"), server_id=sa.bindparam("server_id"),
-        collected_at=sa.bindparam("collected_at"), received_at=sa.bindparam("received_at"),
-        interval=sa.bindparam("interval"),
-        body=sa.cast(text, postgresql.JSON) if pg else sa.type_coerce(text, sa.Text),
-    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.report_id)
+    stmt = _insert_reports(conn.dialect.name)
     params = [{"report_id": r.report_id, "server_id": r.server_id,
                "collected_at": r.collected_at, "received_at": r.received_at,
                "interval": r.interval, "body_json": r.body_json} for r in batch]
     # one row back per new report; a duplicate (ON CONFLICT DO NOTHING) returns nothing
     return {row[0] for row in conn.execute(stmt, params)}
+
+
+@functools.cache
+def _insert_reports(dialect: str) -> sa.Insert:
+    """Built once per dialect: the same statement object hits SQLAlchemy's compiled cache."""
+    pg = dialect == "postgresql"
+    text = sa.bindparam("body_json", type_=sa.Text)
+    insert = postgresql.insert if pg else sqlite.insert
+    return insert(reports).values(
+        report_id=sa.bindparam("report_id"), server_id=sa.bindparam("server_id"),
+        collected_at=sa.bindparam("collected_at"), received_at=sa.bindparam("received_at"),
+        interval=sa.bindparam("interval"),
+        body=sa.cast(text, postgresql.JSON) if pg else sa.type_coerce(text, sa.Text),
+    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.report_id)
 
 
 def list_reports(conn: Connection, server_id: str, *, since: dt.datetime | None = None,
@@ -135,14 +142,16 @@ def last_report_times(conn: Connection) -> dict[str, dt.datetime]:
 # --- server_state as detection sees it ----------------------------------------------------
 
 def load_states(conn: Connection, servers: Iterable[Server], windows: Mapping[str, int],
-                *, for_update: bool = False) -> dict[str, ServerObservation]:
+                *, for_update: bool = False, create: bool = True) -> dict[str, ServerObservation]:
     """The rows of `servers` (created on first sight) in one query, with the maintenance
     window in progress per service. `for_update` locks them until the transaction ends
     (PostgreSQL; a SQLite write transaction holds the database's write lock anyway)."""
     wanted = {s.id: s for s in servers}
     rows = _state_rows(conn, list(wanted), for_update)
     missing = [i for i in wanted if i not in rows]
-    if missing:
+    if not create:  # a read-only transaction: servers without a row are left out
+        wanted = {i: s for i, s in wanted.items() if i in rows}
+    elif missing:
         _insert_missing(conn, missing)
         rows.update(_state_rows(conn, missing, for_update))
     return {i: _observation(rows[i], s, windows.get(s.service)) for i, s in wanted.items()}
@@ -196,6 +205,7 @@ def write_states(conn: Connection, changes: Sequence[tuple[ServerObservation, Se
     return bool(written == len(changes))
 
 
+@functools.cache
 def _update_state() -> sa.Update:
     c = server_state.c
     return (server_state.update()
