@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collector import incidents
+from collector import check_incidents, incidents
 from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
@@ -35,10 +35,6 @@ from collector.store.tables import problems, reports
 
 logger = logging.getLogger(__name__)
 
-# moved to collector/store/server_state.py; kept importable from here
-active_maintenances = store.active_maintenances
-load_state, load_states, lock_states = store.load_state, store.load_states, store.lock_states
-write_state, write_states, open_incidents = store.write_state, store.write_states, store.open_incidents
 
 ACTOR = "detector"
 _OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
@@ -77,7 +73,7 @@ def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[De
     opened = store.open_incidents(conn, [k for server, report, *_ in known
                                          for k in _dedup_keys(server, report)])
     checking = {i.server_id for i in opened.values() if i.kind == IncidentKind.CHECK_FAILED}
-    checking.update(server.id for server, report, *_ in known if _failing(report))
+    checking.update(server.id for server, report, *_ in known if check_incidents.failing(report))
     # read before the upsert: whether a report is its server's newest decides its checks
     latest = store.last_report_at(conn, checking, lock=(s.id for s, *_ in known)) \
         if checking else {}
@@ -91,7 +87,7 @@ def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[De
         last = latest.get(server.id)
         if last is None or collected_at >= last:
             latest[server.id] = collected_at
-            _apply_checks(conn, config, server, report, collected_at, now,
+            check_incidents.apply(conn, config, server, report, collected_at, now,
                           settings_of(config), opened)
         else:
             # A late report older than what we know must not undo newer check states.
@@ -107,13 +103,6 @@ def _servers(config: Config) -> Mapping[str, Server]:
             _SERVER_MAPS.clear()
         cached = _SERVER_MAPS[id(config)] = (config, {s.id: s for s in config.servers})
     return cached[1]
-
-
-def _failing(report: Mapping[str, Any]) -> bool:
-    checks = report.get("checks")
-    return isinstance(checks, list) and any(
-        isinstance(c, Mapping) and c.get("name") and c.get("status") in ("warning", "critical")
-        for c in checks)
 
 
 def _dedup_keys(server: Server, report: Mapping[str, Any]) -> list[str]:
@@ -143,65 +132,6 @@ def _end_outages(conn: Connection, config: Config, server: Server, report: Mappi
                               network=kind == IncidentKind.SERVER_DOWN)
         incidents.resolve_incident(conn, config, incident.id, resolved_at=at, actor=ACTOR,
                                    now=now, reason=f"report {report.get('report_id')}")
-
-
-def _apply_checks(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
-                  collected_at: dt.datetime, now: dt.datetime, settings: Settings,
-                  opened: dict[str, Incident]) -> None:
-    checks = report.get("checks")
-    for check in checks if isinstance(checks, list) else []:
-        if not isinstance(check, Mapping) or not check.get("name"):
-            continue
-        key = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}"
-        status = str(check.get("status"))
-        current = opened.get(key)
-        if status == "ok":
-            if current is not None:
-                at = min(max(collected_at, current.started_at), now)
-                incidents.resolve_incident(conn, config, current.id, resolved_at=at,
-                                           actor=ACTOR, now=now, reason="check ok")
-                del opened[key]
-        elif status in ("warning", "critical"):
-            changed = _check_failed(conn, config, server, check, key, current, collected_at,
-                                    now, settings, str(report.get("report_id")))
-            if changed is not None:
-                opened[key] = changed
-
-
-def _check_failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
-                  key: str, current: Incident | None, collected_at: dt.datetime,
-                  now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
-    """Open, reopen or escalate the check's incident; the incident when it changed."""
-    critical = check.get("status") == "critical"
-    try:
-        severity = Severity(check.get("severity") or "critical") if critical else Severity.WARNING
-    except ValueError:
-        severity = Severity.CRITICAL
-    # contract §3: only an essential check counts as downtime, and only when it fails
-    # outright; a warning (a certificate expiring in 20 days) is not an interruption.
-    affects = bool(check.get("essential")) and critical
-    if current is not None:
-        changes: dict[str, Any] = {}
-        if severity.rank > current.severity.rank:
-            changes["severity"] = severity
-        if affects and not current.affects_availability:
-            changes["affects_availability"] = True
-        if changes:  # escalate, never downgrade, an open incident
-            return incidents.update_incident(conn, config, current.id, changes=changes,
-                                             actor=ACTOR, reason="check got worse", now=now)
-        return None
-    recent = incidents.find_recent(conn, key, rules.reopen_since(collected_at, settings))
-    if recent is not None:
-        return incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
-                                         reason="check failed again within reopen_window")
-    return incidents.open_incident(
-        conn, config, service_id=server.service, server_id=server.id,
-        kind=IncidentKind.CHECK_FAILED, severity=severity,
-        responsibility=Responsibility.PROVIDER, affects_availability=affects,
-        # an agent clock running ahead must not put an incident in the future
-        started_at=min(collected_at, now), detected_at=now,
-        summary=f"check {check['name']} ({check.get('type', '?')}): {check.get('detail', '')}",
-        evidence={"check": dict(check), "report_id": report_id}, dedup_key=key, actor=ACTOR, now=now)
 
 
 def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:

@@ -1,0 +1,87 @@
+"""check_failed incidents from the `checks` of a report (issue 7, contract §3).
+
+Called by `collector.detector.after_ingest_parsed` inside the ingest transaction, for a
+server whose report has a failing check or that has an open check incident.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from collector import incidents
+from collector.config import Config, Server
+from collector.domain import detection as rules
+from collector.domain.detection import Settings
+from collector.domain.incidents import Incident
+from collector.domain.model import IncidentKind, Responsibility, Severity
+
+ACTOR = "detector"
+
+
+def failing(report: Mapping[str, Any]) -> bool:
+    checks = report.get("checks")
+    return isinstance(checks, list) and any(
+        isinstance(c, Mapping) and c.get("name") and c.get("status") in ("warning", "critical")
+        for c in checks)
+
+
+def apply(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
+                  collected_at: dt.datetime, now: dt.datetime, settings: Settings,
+                  opened: dict[str, Incident]) -> None:
+    checks = report.get("checks")
+    for check in checks if isinstance(checks, list) else []:
+        if not isinstance(check, Mapping) or not check.get("name"):
+            continue
+        key = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}"
+        status = str(check.get("status"))
+        current = opened.get(key)
+        if status == "ok":
+            if current is not None:
+                at = min(max(collected_at, current.started_at), now)
+                incidents.resolve_incident(conn, config, current.id, resolved_at=at,
+                                           actor=ACTOR, now=now, reason="check ok")
+                del opened[key]
+        elif status in ("warning", "critical"):
+            changed = _failed(conn, config, server, check, key, current, collected_at,
+                                    now, settings, str(report.get("report_id")))
+            if changed is not None:
+                opened[key] = changed
+
+
+def _failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
+                  key: str, current: Incident | None, collected_at: dt.datetime,
+                  now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
+    """Open, reopen or escalate the check's incident; the incident when it changed."""
+    critical = check.get("status") == "critical"
+    try:
+        severity = Severity(check.get("severity") or "critical") if critical else Severity.WARNING
+    except ValueError:
+        severity = Severity.CRITICAL
+    # contract §3: only an essential check counts as downtime, and only when it fails
+    # outright; a warning (a certificate expiring in 20 days) is not an interruption.
+    affects = bool(check.get("essential")) and critical
+    if current is not None:
+        changes: dict[str, Any] = {}
+        if severity.rank > current.severity.rank:
+            changes["severity"] = severity
+        if affects and not current.affects_availability:
+            changes["affects_availability"] = True
+        if changes:  # escalate, never downgrade, an open incident
+            return incidents.update_incident(conn, config, current.id, changes=changes,
+                                             actor=ACTOR, reason="check got worse", now=now)
+        return None
+    recent = incidents.find_recent(conn, key, rules.reopen_since(collected_at, settings))
+    if recent is not None:
+        return incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
+                                         reason="check failed again within reopen_window")
+    return incidents.open_incident(
+        conn, config, service_id=server.service, server_id=server.id,
+        kind=IncidentKind.CHECK_FAILED, severity=severity,
+        responsibility=Responsibility.PROVIDER, affects_availability=affects,
+        # an agent clock running ahead must not put an incident in the future
+        started_at=min(collected_at, now), detected_at=now,
+        summary=f"check {check['name']} ({check.get('type', '?')}): {check.get('detail', '')}",
+        evidence={"check": dict(check), "report_id": report_id}, dedup_key=key, actor=ACTOR, now=now)
