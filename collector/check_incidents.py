@@ -32,10 +32,12 @@ def apply(conn: Connection, config: Config, server: Server, report: Mapping[str,
                   collected_at: dt.datetime, now: dt.datetime, settings: Settings,
                   opened: dict[str, Incident]) -> None:
     checks = report.get("checks")
+    reported: set[str] = set()
     for check in checks if isinstance(checks, list) else []:
         if not isinstance(check, Mapping) or not check.get("name"):
             continue
         key = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}"
+        reported.add(key)
         status = str(check.get("status"))
         current = opened.get(key)
         if status == "ok":
@@ -46,9 +48,18 @@ def apply(conn: Connection, config: Config, server: Server, report: Mapping[str,
                 del opened[key]
         elif status in ("warning", "critical"):
             changed = _failed(conn, config, server, check, key, current, collected_at,
-                                    now, settings, str(report.get("report_id")))
+                              now, settings, str(report.get("report_id")))
             if changed is not None:
                 opened[key] = changed
+    if not isinstance(checks, list):
+        return  # a report without a checks section says nothing about them
+    prefix = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:"
+    for key in [k for k in opened if k.startswith(prefix) and k not in reported]:
+        # the check left the agent's configuration: nothing will ever report it ok again
+        gone = opened.pop(key)
+        incidents.resolve_incident(conn, config, gone.id,
+                                   resolved_at=min(max(collected_at, gone.started_at), now),
+                                   actor=ACTOR, now=now, reason="check no longer reported")
 
 
 def _failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],

@@ -71,7 +71,8 @@ def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[De
     if not known:
         return
     opened = store.open_incidents(conn, [k for server, report, *_ in known
-                                         for k in _dedup_keys(server, report)])
+                                         for k in _dedup_keys(server)])
+    opened.update(store.open_check_incidents(conn, (server.id for server, *_ in known)))
     checking = {i.server_id for i in opened.values() if i.kind == IncidentKind.CHECK_FAILED}
     checking.update(server.id for server, report, *_ in known if check_incidents.failing(report))
     # read before the upsert: whether a report is its server's newest decides its checks
@@ -105,13 +106,8 @@ def _servers(config: Config) -> Mapping[str, Server]:
     return cached[1]
 
 
-def _dedup_keys(server: Server, report: Mapping[str, Any]) -> list[str]:
-    keys = [f"{kind.value}:{server.id}" for kind in _OUTAGE_KINDS]
-    checks = report.get("checks")
-    for check in checks if isinstance(checks, list) else []:
-        if isinstance(check, Mapping) and check.get("name"):
-            keys.append(f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}")
-    return keys
+def _dedup_keys(server: Server) -> list[str]:
+    return [f"{kind.value}:{server.id}" for kind in _OUTAGE_KINDS]
 
 
 def _end_outages(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from collector.config import Server
 from collector.domain.detection import ServerObservation
 from collector.domain.incidents import Incident
-from collector.domain.model import IncidentState, ServerStatus
+from collector.domain.model import IncidentKind, IncidentState, ServerStatus
 from collector.store import incident_rows, queries
 from collector.store.tables import UtcDateTime, maintenances, server_state
 from collector.store.tables import incidents as incidents_table
@@ -72,6 +72,27 @@ def open_incidents(conn: Connection, keys: Iterable[str]) -> dict[str, Incident]
         rows = conn.execute(query, {"keys": wanted[start:start + IN_CHUNK]}).mappings()
         out.update((r["dedup_key"], incident_rows.from_row(r)) for r in rows)
     return out
+
+
+def open_check_incidents(conn: Connection, server_ids: Iterable[str]) -> dict[str, Incident]:
+    """dedup key -> open check_failed incident, for every check of `server_ids`: a check
+    removed from an agent's configuration no longer reports, and its incident must close."""
+    wanted = sorted(set(server_ids))
+    out: dict[str, Incident] = {}
+    query = _open_checks_query()
+    for start in range(0, len(wanted), IN_CHUNK):
+        rows = conn.execute(query, {"servers": wanted[start:start + IN_CHUNK]}).mappings()
+        out.update((r["dedup_key"], incident_rows.from_row(r)) for r in rows)
+    return out
+
+
+@functools.cache
+def _open_checks_query() -> sa.Select[Any]:
+    return (sa.select(incidents_table)
+            .where(incidents_table.c.server_id.in_(sa.bindparam("servers", expanding=True)),
+                   incidents_table.c.state == IncidentState.OPEN.value,
+                   incidents_table.c.kind == IncidentKind.CHECK_FAILED.value)
+            .order_by(incidents_table.c.id))
 
 
 @functools.cache

@@ -120,6 +120,7 @@ incidents = Table(
     Column("created_by", String(100), nullable=False),
     Index("ix_incidents_service_started", "service_id", "started_at"),
     Index("ix_incidents_dedup_state", "dedup_key", "state"),
+    Index("ix_incidents_server_state", "server_id", "state"),
 )
 
 # The audit trail of an incident: who changed what, when and why (contract §2, disputes).

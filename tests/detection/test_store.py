@@ -100,6 +100,16 @@ def test_it_opens_one_check_failed_incident_and_resolves_it_at_the_report_time(e
     assert inc["state"] == "resolved" and inc["resolved_at"] == at(20)
 
 
+def test_it_closes_the_incident_of_a_check_removed_from_the_agent(engine) -> None:
+    # nginx fails, then the operator removes the check: reports carry no nginx entry any
+    # more, so nothing would ever report it ok; the first report without it closes it.
+    config = make_config(WEB1)
+    ingest(engine, config, report("web-01", at(0), [NGINX_DOWN]), at(1))
+    ingest(engine, config, report("web-01", at(10), []), at(11))
+    inc = rows(engine, incidents, incidents.c.kind == "check_failed")[0]
+    assert inc["state"] == "resolved" and inc["resolved_at"] == at(10)
+
+
 def test_it_opens_a_warning_that_does_not_count_as_downtime(engine) -> None:
     config = make_config(WEB1)
     tls = {"name": "cert", "type": "tls", "status": "warning", "detail": "expires in 20 days",

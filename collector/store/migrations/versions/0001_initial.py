@@ -88,6 +88,7 @@ def _incidents() -> None:
     )
     op.create_index("ix_incidents_service_started", "incidents", ["service_id", "started_at"])
     op.create_index("ix_incidents_dedup_state", "incidents", ["dedup_key", "state"])
+    op.create_index("ix_incidents_server_state", "incidents", ["server_id", "state"])
     op.create_table(
         "incident_events",
         sa.Column("id", BigId, autoincrement=True),
