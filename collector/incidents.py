@@ -49,6 +49,10 @@ def open_incident(conn: Connection, config: Config, *, service_id: str, server_i
         "kind", "severity", "state", "responsibility", "affects_availability", "started_at",
         "detected_at", "notified_at", "resolved_at", "summary") if getattr(incident, k) is not None}
     _record(conn, config, Change(incident, opened, "opened"), actor=actor, reason=None, now=now)
+    if incident.resolved_at is not None:
+        # recorded after the fact (a client's ticket): a receiver that is told of the
+        # opening must also hear of the resolution, or it keeps an orphaned open incident
+        _announce(conn, config, incident, Event.INCIDENT_RESOLVED, now)
     logger.info("incident %s opened: %s %s on %s", incident.id, incident.kind.value,
                 incident.severity.value, server_id or service_id)
     return incident
@@ -120,15 +124,19 @@ def _commit(conn: Connection, config: Config, before: Incident, change: Change, 
 
 def _record(conn: Connection, config: Config, change: Change, *, actor: str,
             reason: str | None, now: dt.datetime) -> None:
-    from collector.notify.outbox import enqueue  # the notifications package; no cycle at import
-
     incident = change.incident
     rows.add_event(conn, incident.id, at=now, actor=actor, action=change.action, reason=reason,
                    changes={k: [_plain(old), _plain(new)]
                             for k, (old, new) in change.changes.items()})
-    enqueue(conn, config, _EVENT_OF_ACTION[change.action],
-            {"incident": incident_json(incident, config)}, now=now, severity=incident.severity,
-            incident_id=incident.id, service_id=incident.service_id)
+    _announce(conn, config, incident, _EVENT_OF_ACTION[change.action], now)
+
+
+def _announce(conn: Connection, config: Config, incident: Incident, event: Event,
+              now: dt.datetime) -> None:
+    from collector.notify.outbox import enqueue  # the notifications package; no cycle at import
+
+    enqueue(conn, config, event, {"incident": incident_json(incident, config)}, now=now,
+            severity=incident.severity, incident_id=incident.id, service_id=incident.service_id)
 
 
 def _plain(value: Any) -> Any:

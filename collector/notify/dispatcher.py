@@ -80,7 +80,7 @@ def _claim(engine: Engine, table: Table, now: dt.datetime, lease: float) -> list
     with engine.begin() as conn:
         rows = conn.execute(select(table).where(
             table.c.state == "pending", table.c.next_attempt_at <= now,
-        ).order_by(table.c.next_attempt_at).limit(BATCH)).all()
+        ).order_by(table.c.next_attempt_at, table.c.created_at).limit(BATCH)).all()
         for row in rows:
             # Compare-and-set: a concurrent dispatcher that claimed it first moved the time.
             result = conn.execute(update(table).where(

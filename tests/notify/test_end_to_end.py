@@ -48,6 +48,23 @@ def test_it_sends_a_manual_incident_to_the_webhook_and_lists_pending_deliveries(
     assert body["incident"]["summary"] == "client ticket 4411"
 
 
+def test_it_sends_opening_and_resolution_of_an_incident_recorded_after_the_fact(
+        db_url: str, receiver: Receiver) -> None:
+    # A client's ticket recorded once the outage is over: a receiver must not be left with
+    # an open incident, so it hears incident.opened and incident.resolved. Retries may
+    # reorder deliveries, so both carry the incident as it stands: resolved.
+    with running_app(config_text(_webhook_toml(receiver.url)), db_url) as app:
+        created = requests.post(f"{app.base_url}/api/v1/incidents", headers=auth("admin"), timeout=10,
+                                json={"server": "web-01", "started_at": "2026-11-03T10:00:00+01:00",
+                                      "resolved_at": "2026-11-03T10:40:00+01:00",
+                                      "summary": "client ticket 4412"})
+        assert created.status_code == 201, created.text
+        run_due(app.engine, app.config, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    bodies = [json.loads(h.body) for h in receiver.hits]
+    assert sorted(b["event"] for b in bodies) == ["incident.opened", "incident.resolved"]
+    assert {b["incident"]["state"] for b in bodies} == {"resolved"}
+
+
 def test_it_counts_deliveries_by_outcome_from_the_table(engine: Engine, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     # Run 1 sends rows 1 (503) and 2 (200). Run 2 sends, oldest due first, row 3 (404: failed)
