@@ -22,14 +22,20 @@ def _ids(spool: Spool) -> list[str]:
             for name in sorted(p.name for p in Path(spool.path).glob("*.json"))]
 
 
+def spooled(spool_dir: Path) -> list[Path]:
+    """The spool's reports, oldest first; not a `.tmp-` file the agent is writing right now
+    (pathlib's `*` matches names that start with a dot)."""
+    return [p for p in sorted(spool_dir.glob("*.json")) if not p.name.startswith(".")]
+
+
 def test_it_piles_reports_up_then_delivers_them_in_order_exactly_once(
         tmp_path: Path, agents, recording_collector) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     config = write_config(tmp_path, base_config(tmp_path, port, interval=0.3))
     proc = agents(config)
     spool_dir = tmp_path / "spool"
-    wait_until(lambda: len(list(spool_dir.glob("*.json"))) >= 3, timeout=20)
-    waiting = [json.loads(p.read_bytes())["report_id"] for p in sorted(spool_dir.glob("*.json"))]
+    wait_until(lambda: len(spooled(spool_dir)) >= 3, timeout=20)
+    waiting = [json.loads(p.read_bytes())["report_id"] for p in spooled(spool_dir)]
 
     collector = recording_collector(port)
     wait_until(lambda: len(collector.received) >= len(waiting) + 2, timeout=20)
@@ -41,7 +47,7 @@ def test_it_piles_reports_up_then_delivers_them_in_order_exactly_once(
     assert len(ids) == len(set(ids))  # nothing sent twice
     times = [r["collected_at"] for r in collector.received]
     assert times == sorted(times)
-    left = [json.loads(p.read_bytes())["report_id"] for p in spool_dir.glob("*.json")]
+    left = [json.loads(p.read_bytes())["report_id"] for p in spooled(spool_dir)]
     assert not set(left) & set(ids)  # what was accepted left the spool
     assert set(collector.authorizations) == {"Bearer agent-secret-token"}
 
