@@ -73,6 +73,8 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
                  for i, new in zip(batch, stored) if new]
         if fresh and hook is not None:
             hook(conn, config, fresh)
+    if not logger.isEnabledFor(logging.DEBUG):  # the hot path: no per-report arguments
+        return stored
     for item, new in zip(batch, stored):
         logger.debug("report %s from %s %s (%.1f s after collection)", item.header.report_id,
                      item.header.server_id, "stored" if new else "already stored",

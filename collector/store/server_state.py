@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from collector.config import Server
 from collector.domain.detection import ServerObservation
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, ServerStatus
 from collector.store import incident_rows, queries
-from collector.store.tables import UtcDateTime, maintenances, server_state
 from collector.store.tables import incidents as incidents_table
-
-IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's bound-parameter limit
+from collector.store.tables import maintenances, server_state
 
 
 def active_maintenances(conn: Connection, now: dt.datetime) -> dict[str, int]:
@@ -66,40 +65,46 @@ def write_states(conn: Connection,
 def open_incidents(conn: Connection, keys: Iterable[str]) -> dict[str, Incident]:
     """dedup key -> its open incident (the newest, as incidents.find_open), for `keys`."""
     wanted = sorted(set(keys))
-    out: dict[str, Incident] = {}
-    query = _open_query()
-    for start in range(0, len(wanted), IN_CHUNK):
-        rows = conn.execute(query, {"keys": wanted[start:start + IN_CHUNK]}).mappings()
-        out.update((r["dedup_key"], incident_rows.from_row(r)) for r in rows)
-    return out
+    if not wanted:
+        return {}
+    rows = conn.execute(_open_query(conn.dialect.name), {"keys": json.dumps(wanted)}).mappings()
+    return {r["dedup_key"]: incident_rows.from_row(r) for r in rows}
 
 
 def open_check_incidents(conn: Connection, server_ids: Iterable[str]) -> dict[str, Incident]:
     """dedup key -> open check_failed incident, for every check of `server_ids`: a check
     removed from an agent's configuration no longer reports, and its incident must close."""
     wanted = sorted(set(server_ids))
-    out: dict[str, Incident] = {}
-    query = _open_checks_query()
-    for start in range(0, len(wanted), IN_CHUNK):
-        rows = conn.execute(query, {"servers": wanted[start:start + IN_CHUNK]}).mappings()
-        out.update((r["dedup_key"], incident_rows.from_row(r)) for r in rows)
-    return out
+    if not wanted:
+        return {}
+    rows = conn.execute(_open_checks_query(conn.dialect.name),
+                        {"servers": json.dumps(wanted)}).mappings()
+    return {r["dedup_key"]: incident_rows.from_row(r) for r in rows}
+
+
+def _json_list(name: str, dialect: str) -> sa.Select[Any]:
+    """The strings of a JSON array bound as one parameter: one bound value for a whole
+    batch, where an expanding IN list costs SQLAlchemy and the driver work per key."""
+    param = sa.bindparam(name, type_=sa.Text)
+    if dialect == "postgresql":
+        return sa.select(sa.func.json_array_elements_text(sa.cast(param, postgresql.JSON)))
+    return sa.select(sa.column("value")).select_from(sa.func.json_each(param))
 
 
 @functools.cache
-def _open_checks_query() -> sa.Select[Any]:
+def _open_checks_query(dialect: str) -> sa.Select[Any]:
     return (sa.select(incidents_table)
-            .where(incidents_table.c.server_id.in_(sa.bindparam("servers", expanding=True)),
+            .where(incidents_table.c.server_id.in_(_json_list("servers", dialect)),
                    incidents_table.c.state == IncidentState.OPEN.value,
                    incidents_table.c.kind == IncidentKind.CHECK_FAILED.value)
             .order_by(incidents_table.c.id))
 
 
 @functools.cache
-def _open_query() -> sa.Select[Any]:
+def _open_query(dialect: str) -> sa.Select[Any]:
     # built once: the same statement object hits SQLAlchemy's compiled cache at once
     return (sa.select(incidents_table)
-            .where(incidents_table.c.dedup_key.in_(sa.bindparam("keys", expanding=True)),
+            .where(incidents_table.c.dedup_key.in_(_json_list("keys", dialect)),
                    incidents_table.c.state == IncidentState.OPEN.value)
             .order_by(incidents_table.c.id))
 
@@ -126,21 +131,26 @@ def record_reports(conn: Connection, rows: Sequence[tuple[Server, dt.datetime, f
     server: last_report_at = max, last_interval follows the newest report, the delivery is a
     heartbeat (last_received_at = max), the server is up at once (no confirmation), and
     `version` moves on so a detection pass that read the row before fails its CAS."""
-    params = [{"s_id": s.id, "s_at": at, "s_now": now, "s_siv": max(1, round(s.interval)),
+    if not rows:
+        return
+    # each time converted once here, though the statement binds it twice
+    to_db, _ = queries.datetime_binding(conn.dialect)
+    params = [{"s_id": s.id, "s_at": to_db(at), "s_now": to_db(now),
+               "s_siv": max(1, round(s.interval)),
                "s_iv": max(1, round(iv)) if iv > 0 else None}
               for s, at, iv, now in sorted(rows, key=lambda r: r[0].id)]  # stable: lock order
-    if params:
-        conn.execute(_upsert(conn.dialect.name), params)
+    conn.execute(_upsert(conn.dialect), params)
 
 
-@functools.cache
-def _upsert(dialect: str) -> sa.Insert:
-    pg = dialect == "postgresql"
+@functools.lru_cache(maxsize=16)
+def _upsert(dialect: Dialect) -> sa.Insert:
+    pg = dialect.name == "postgresql"
     greatest = sa.func.greatest if pg else sa.func.max  # SQLite's max(a, b) is scalar
     insert = (postgresql.insert if pg else sqlite.insert)(server_state)
     c, new = server_state.c, insert.excluded
-    at = sa.bindparam("s_at", type_=UtcDateTime)
-    now = sa.bindparam("s_now", type_=UtcDateTime)
+    native = queries.datetime_binding(dialect)[1]  # values converted by record_reports
+    at = sa.bindparam("s_at", type_=native)
+    now = sa.bindparam("s_now", type_=native)
     iv = sa.bindparam("s_iv", type_=sa.Integer)
     siv = sa.bindparam("s_siv", type_=sa.Integer)
     newest = sa.or_(c.last_report_at.is_(None), new.last_report_at >= c.last_report_at)
