@@ -99,8 +99,8 @@ def test_it_serves_with_two_workers_and_detects_a_silent_server_once(
     assert proc.returncode == 0                    # SIGTERM: a clean stop of every worker
     # the jobs ran in one process only while serving (during the stop, a worker that is
     # still winding down may take the lead for a moment: harmless, and not counted here)
-    serving = logs["stderr"].split("Received SIGTERM")[0]
-    assert serving.count("leads: it runs the periodic jobs") == 1, logs["stderr"]
+    while_serving = logs["stderr"].split("Received SIGTERM")[0]
+    assert while_serving.count("leads: it runs the periodic jobs") == 1, logs["stderr"]
 
 
 CALLS: list[str] = []
