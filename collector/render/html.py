@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +68,40 @@ def strip_marks(report: SlaReport) -> list[Mark]:
     return marks
 
 
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str  # empty: a tick without a label
+
+
+def strip_ticks(report: SlaReport) -> list[Tick]:
+    """A tick at each local midnight of a month (labelled on the 1st, 8th, 15th, 22nd and
+    29th) or at each first of the month of a year, so a reader finds a date at a glance."""
+    p0, p1 = report.period.start_ts, report.period.end_ts
+    scale = STRIP_WIDTH / (p1 - p0)
+    tz = zone(report.timezone)
+    day = datetime.fromtimestamp(p0, tz).date()
+    ticks = []
+    while True:
+        # local midnight, converted through UTC: days of 23 or 25 h stay exact (DST)
+        ts = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+        if ts >= p1:
+            return ticks
+        monthly = (report.period.end_ts - p0) > 40 * 86400
+        if not monthly or day.day == 1:
+            shown = day.strftime("%b") if monthly else str(day.day)
+            labelled = monthly or day.day in (1, 8, 15, 22, 29)
+            ticks.append(Tick(round((ts - p0) * scale, 2), shown if labelled else ""))
+        day += timedelta(days=1)
+
+
+def local_time(value: str | None, tz_name: str) -> str:
+    """An RFC 3339 time as the service's local 'YYYY-MM-DD HH:MM' (the zone is in the header)."""
+    if not value:
+        return "open"
+    return datetime.fromisoformat(value).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
+
+
 def render_html(report: SlaReport, title: str | None = None) -> str:
     data = report.to_json()
     p0, p1 = report.period.start_ts, report.period.end_ts
@@ -81,6 +115,8 @@ def render_html(report: SlaReport, title: str | None = None) -> str:
         title=title or f"SLA report {data['service']} - {report.period.label}",
         label=report.period.label,
         marks=strip_marks(report),
+        ticks=strip_ticks(report),
+        local_time=lambda value: local_time(value, report.timezone),
         width=STRIP_WIDTH,
         now_x=now_x,
         duration=duration,

@@ -45,3 +45,15 @@ def test_it_renders_a_self_contained_page_with_the_strip() -> None:
 def test_it_escapes_text_in_the_page() -> None:
     html = render_html(worked_report(), title="<b>acme</b>")
     assert "<b>acme</b>" not in html and "&lt;b&gt;acme&lt;/b&gt;" in html
+
+
+def test_it_marks_the_days_of_the_month_under_the_strip_and_shows_local_times() -> None:
+    page = render_html(worked_report())
+    # September has 30 local midnights: one tick each, labelled on the 1st, 8th ... 29th.
+    # The strip is 1000 units for 2,592,000 s, so the 15th (14 days in) sits at
+    # 14 x 86,400 x 1000 / 2,592,000 = 466.67.
+    assert page.count('y2="38"') + page.count('y2="42"') == 30
+    assert '<line x1="466.67" y1="35" x2="466.67" y2="42"' in page
+    assert re.findall(r'fill="#555">(\d+)</text>', page) == ["1", "8", "15", "22", "29"]
+    # incident 4 of contract §8 in Paris time, not UTC
+    assert "<td>2026-09-25 08:00</td><td>2026-09-25 13:10</td>" in page
