@@ -63,8 +63,8 @@ def apply(conn: Connection, config: Config, server: Server, report: Mapping[str,
 
 
 def _failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
-                  key: str, current: Incident | None, collected_at: dt.datetime,
-                  now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
+            key: str, current: Incident | None, collected_at: dt.datetime,
+            now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
     """Open, reopen or escalate the check's incident; the incident when it changed."""
     critical = check.get("status") == "critical"
     try:
@@ -74,17 +74,20 @@ def _failed(conn: Connection, config: Config, server: Server, check: Mapping[str
     # contract §3: only an essential check counts as downtime, and only when it fails
     # outright; a warning (a certificate expiring in 20 days) is not an interruption.
     affects = bool(check.get("essential")) and critical
-    if current is not None:
-        changes: dict[str, Any] = {}
-        if severity.rank > current.severity.rank:
-            changes["severity"] = severity
-        if affects and not current.affects_availability:
-            changes["affects_availability"] = True
-        if changes:  # escalate, never downgrade, an open incident
-            return incidents.update_incident(conn, config, current.id, changes=changes,
-                                             actor=ACTOR, reason="check got worse", now=now)
+    if current is not None and affects and not current.affects_availability:
+        # A warning that turns into an essential failure: the downtime starts now, not when
+        # the warning began, so the warning's incident ends here and a new one opens.
+        incidents.resolve_incident(conn, config, current.id,
+                                   resolved_at=min(max(collected_at, current.started_at), now),
+                                   actor=ACTOR, now=now, reason="check became critical")
+    elif current is not None:
+        if severity.rank > current.severity.rank:  # escalate, never downgrade, an open one
+            return incidents.update_incident(conn, config, current.id,
+                                             changes={"severity": severity}, actor=ACTOR,
+                                             reason="check got worse", now=now)
         return None
-    recent = incidents.find_recent(conn, key, rules.reopen_since(collected_at, settings))
+    recent = None if current is not None else incidents.find_recent(
+        conn, key, rules.reopen_since(collected_at, settings))
     if recent is not None:
         return incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
                                          reason="check failed again within reopen_window")

@@ -217,3 +217,17 @@ def test_it_shows_maintenance_and_keeps_the_incident_with_its_window(engine) -> 
     assert state(engine, "web-01")["status"] == "maintenance"
     [inc] = rows(engine, incidents)
     assert inc["evidence"]["maintenance_id"] == mid
+
+
+def test_it_counts_downtime_from_when_an_essential_check_turns_critical(engine) -> None:
+    # nginx warns at 0 s (not downtime), fails outright at 60 s: the downtime incident
+    # starts at 60 s, so an SLA counts 60 s less than the warning's start would give.
+    config = make_config(WEB1)
+    warning = {**NGINX_DOWN, "status": "warning", "detail": "slow"}
+    ingest(engine, config, report("web-01", at(0), [warning]), at(1))
+    ingest(engine, config, report("web-01", at(60), [NGINX_DOWN]), at(61))
+    first, second = rows(engine, incidents, incidents.c.kind == "check_failed")
+    assert (first["affects_availability"], first["state"]) == (False, "resolved")
+    assert first["resolved_at"] == at(60)
+    assert (second["affects_availability"], second["state"]) == (True, "open")
+    assert second["started_at"] == at(60) and second["severity"] == "critical"
