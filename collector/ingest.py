@@ -71,7 +71,7 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
             new_ids.discard(item.header.report_id)
         fresh = [(i.body, i.header.collected_at, i.received_at)  # parsed once, by the route
                  for i, new in zip(batch, stored) if new]
-        if fresh and hook is not None:
+        if fresh:
             hook(conn, config, fresh)
     if not logger.isEnabledFor(logging.DEBUG):  # the hot path: no per-report arguments
         return stored
@@ -91,16 +91,12 @@ def ingest_report(engine: Engine, config: Config, header: ReportHeader, body: di
     return ingest_batch(engine, config, [Incoming(header, body, text, now)])[0]
 
 
-def after_ingest_hook() -> AfterIngest | None:
+def after_ingest_hook() -> AfterIngest:
     """`collector.detector.after_ingest_parsed` (`after_ingest_many` with the reports'
-    collected_at already parsed), imported when first needed."""
-    try:
-        from collector import detector
-    except ModuleNotFoundError as exc:
-        if exc.name != "collector.detector":
-            raise
-        logger.debug("collector.detector not installed; reports are stored only")
-        return None
+    collected_at already parsed), imported when first needed (detection imports the
+    incidents service, which imports the notifications: not at ingest's import time)."""
+    from collector import detector
+
     return detector.after_ingest_parsed
 
 

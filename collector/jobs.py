@@ -1,8 +1,7 @@
 """Periodic jobs: the collector's only APScheduler import.
 
 A job is data (`JobSpec`): a "module:function" called as `function(engine, config, now)`
-every `every(config)` seconds. Add one by appending to `JOBS`. A job whose module is not
-installed and that is marked optional is skipped with a debug line.
+every `every(config)` seconds. Add one by appending to `JOBS`.
 
 With several worker processes (`workers` > 1) every process starts a scheduler, and the
 jobs run in exactly one of them, the leader: the holder of an exclusive lock (`flock` on
@@ -41,29 +40,21 @@ class JobSpec:
     name: str
     target: str                        # "module:function"
     every: Callable[[Config], float]   # seconds between two runs
-    optional: bool = False             # module may be missing (built by another team)
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("detection", "collector.detector:run_detection",
-            lambda c: c.detection.check_every, optional=True),
-    JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0, optional=True),
+    JobSpec("detection", "collector.detector:run_detection", lambda c: c.detection.check_every),
+    JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
     JobSpec("prune-reports", "collector.ingest:prune_reports", lambda c: 3600.0),
     JobSpec("sla-budget", "collector.notify.budget:run_budget", lambda c: 300.0),
     JobSpec("bandwidth", "collector.notify.bandwidth:run_bandwidth", lambda c: 60.0),
 )
 
 
-def resolve(spec: JobSpec) -> JobFunction | None:
+def resolve(spec: JobSpec) -> JobFunction:
+    """Imported when the scheduler starts, not when this module is imported."""
     module_name, _, attr = spec.target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if not spec.optional or exc.name != module_name:
-            raise
-        logger.debug("job %s skipped: %s is not installed", spec.name, module_name)
-        return None
-    func: JobFunction = getattr(module, attr)
+    func: JobFunction = getattr(importlib.import_module(module_name), attr)
     return func
 
 
@@ -191,7 +182,7 @@ class Election:
 
 def start(engine: Engine, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
           election_every: float = ELECTION_EVERY) -> BackgroundScheduler:
-    resolved = [(spec, func) for spec in jobs if (func := resolve(spec)) is not None]
+    resolved = [(spec, resolve(spec)) for spec in jobs]
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
         "max_instances": 1,   # a slow run is never overlapped by the next
         "coalesce": True,     # runs missed while busy collapse into one

@@ -3,7 +3,6 @@ handlers, lifespan with the periodic jobs); `app_from_env()`: the same in each w
 process of `serve` with `workers` > 1."""
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -17,14 +16,22 @@ from starlette.types import Receive, Scope, Send
 from collector import jobs
 from collector.api import errors
 from collector.api.auth import TokenTable
-from collector.api.routes import health, incidents, maintenances, reports, servers
+from collector.api.routes import (
+    alertmanager,
+    deliveries,
+    health,
+    incidents,
+    maintenances,
+    prometheus,
+    reports,
+    servers,
+    sla,
+)
 from collector.config import Config, load
 from collector.metrics import CollectorMetrics
 
 logger = logging.getLogger(__name__)
 
-# Routers built by other parts of the project, included when installed.
-OPTIONAL_ROUTERS = ("sla", "prometheus", "alertmanager", "deliveries")
 CONFIG_ENV = "VIGIE_COLLECTOR_CONFIG"  # the configuration file of `app_from_env`
 
 
@@ -69,17 +76,8 @@ def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> Fa
     app.reports_endpoint = route.app  # type: ignore[assignment]
     app.router.routes.insert(0, route)
     app.openapi = _openapi_with_reports(app)  # type: ignore[method-assign]
-    for module in (servers, incidents, maintenances, health):
-        app.include_router(module.router)
-    for name in OPTIONAL_ROUTERS:
-        full = f"collector.api.routes.{name}"
-        try:
-            module = importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-            logger.debug("router %s not installed", full)
-            continue
+    for module in (servers, incidents, maintenances, sla, deliveries, prometheus, alertmanager,
+                   health):
         app.include_router(module.router)
     return app
 
