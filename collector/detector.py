@@ -36,7 +36,7 @@ from collector.store.tables import problems, reports
 logger = logging.getLogger(__name__)
 
 
-ACTOR = "detector"
+ACTOR = check_incidents.ACTOR  # one name in every incident timeline
 _OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
 # report, its collected_at when already parsed (ingest's header) or None, received now
 Delivered = tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]
@@ -46,12 +46,8 @@ _SERVER_MAPS: dict[int, tuple[Config, dict[str, Server]]] = {}
 
 def after_ingest(conn: Connection, config: Config, report: Mapping[str, Any],
                  now: dt.datetime) -> None:
-    after_ingest_many(conn, config, [(report, now)])
-
-
-def after_ingest_many(conn: Connection, config: Config,
-                      delivered: Sequence[tuple[Mapping[str, Any], dt.datetime]]) -> None:
-    after_ingest_parsed(conn, config, [(report, None, now) for report, now in delivered])
+    """One report (the per-report form of `after_ingest_parsed`, docs/internals.md)."""
+    after_ingest_parsed(conn, config, [(report, None, now)])
 
 
 def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[Delivered]) -> None:

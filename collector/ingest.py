@@ -82,18 +82,9 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
     return stored
 
 
-def ingest_report(engine: Engine, config: Config, header: ReportHeader, body: dict[str, Any],
-                  now: dt.datetime, body_json: str | None = None) -> bool:
-    """Store one report in its own transaction; True when new."""
-    import json
-
-    text = body_json if body_json is not None else json.dumps(body)
-    return ingest_batch(engine, config, [Incoming(header, body, text, now)])[0]
-
-
 def after_ingest_hook() -> AfterIngest:
-    """`collector.detector.after_ingest_parsed` (`after_ingest_many` with the reports'
-    collected_at already parsed), imported when first needed (detection imports the
+    """`collector.detector.after_ingest_parsed` (`after_ingest` for a batch, with
+    the reports' collected_at already parsed), imported when first needed (detection imports the
     incidents service, which imports the notifications: not at ingest's import time)."""
     from collector import detector
 

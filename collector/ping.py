@@ -8,16 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from agent.probes.ping import PingResult, ping_many, ping_target
+from agent.probes.ping import PingResult, ping_many
 
 logger = logging.getLogger(__name__)
 
 PING_INTERVAL = 0.2  # seconds between two packets to one host
-
-
-def ping_host(address: str, count: int, timeout: float) -> PingResult:
-    """Ping one address; never raises: a failure is a result with `error` set."""
-    return ping_target(address, count=count, interval=PING_INTERVAL, timeout=timeout)
 
 
 def ping_hosts(addresses: Sequence[str], count: int, timeout: float) -> dict[str, PingResult]:

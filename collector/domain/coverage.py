@@ -57,10 +57,6 @@ class CoverageSpec:
                 raise ValueError(f"weekday is not in 0..6 (got {bad[0]})")
 
     @classmethod
-    def always(cls) -> CoverageSpec:
-        return cls()
-
-    @classmethod
     def business_hours(cls, start: str = "09:00", end: str = "18:00") -> CoverageSpec:
         return cls(CoverageKind.BUSINESS_HOURS, start, end)
 

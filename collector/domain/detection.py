@@ -205,15 +205,6 @@ def transition(state: ServerObservation, v: Verdict, settings: Settings,
     return new, Action(old_kind, resolved_at, new_kind, started_at)
 
 
-def reopens(previous_resolved_at: dt.datetime | None, started_at: dt.datetime,
-            settings: Settings) -> bool:
-    """A server failing again within reopen_window of its recovery reopens the incident."""
-    if previous_resolved_at is None:
-        return False
-    gap = (started_at - previous_resolved_at).total_seconds()
-    return gap <= settings.reopen_window
-
-
 def reopen_since(started_at: dt.datetime, settings: Settings) -> dt.datetime:
     """Incidents resolved at or after this instant are reopened rather than duplicated."""
     return started_at - dt.timedelta(seconds=settings.reopen_window)

@@ -77,14 +77,6 @@ class IntervalSet:
         return new
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[Pair]) -> IntervalSet:
-        return cls(pairs)
-
-    @classmethod
-    def from_datetimes(cls, pairs: Iterable[tuple[datetime, datetime]]) -> IntervalSet:
-        return cls((ts(s), ts(e)) for s, e in pairs)
-
-    @classmethod
     def span(cls, start: int, end: int) -> IntervalSet:
         return cls._trusted(((start, end),) if end > start else ())
 

@@ -55,9 +55,6 @@ class Period:
             return f"{self.start.year:04d}-{self.start.month:02d}"
         return f"contract year {self.index}"
 
-    def is_complete(self, now: datetime) -> bool:
-        return ts(now) >= self.end_ts
-
 
 def zone(tz: ZoneInfo | str) -> ZoneInfo:
     return tz if isinstance(tz, ZoneInfo) else _zone(tz)

@@ -48,10 +48,6 @@ def load_states(conn: Connection, servers: Iterable[Server], windows: Mapping[st
     return queries.load_states(conn, servers, windows, create=create)
 
 
-def lock_states(conn: Connection, servers: Mapping[str, Server]) -> dict[str, ServerObservation]:
-    return queries.load_states(conn, servers.values(), {}, for_update=True)
-
-
 def write_state(conn: Connection, old: ServerObservation, new: ServerObservation) -> bool:
     """Compare-and-set on `version`: False when someone else changed the row first."""
     return queries.write_states(conn, [(old, new)], strict=False)

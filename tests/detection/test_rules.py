@@ -13,7 +13,7 @@ from collector.domain.detection import (
     needs_ping,
     outage_end,
     problem_for,
-    reopens,
+    reopen_since,
     transition,
     verdict,
 )
@@ -132,10 +132,9 @@ def test_it_keeps_one_incident_when_a_down_server_enters_maintenance() -> None:
     assert action.kind == ActionKind.NONE
 
 
-def test_it_reopens_only_within_the_reopen_window() -> None:
-    assert reopens(at(0), at(300), S)
-    assert not reopens(at(0), at(300.5), S)
-    assert not reopens(None, at(10), S)
+def test_it_reopens_only_what_was_resolved_within_the_reopen_window() -> None:
+    # reopen_window is 300 s: a failure at 300 s looks back to incidents resolved at 0 s
+    assert reopen_since(at(300), S) == at(0)
 
 
 def test_it_groups_outages_of_one_network_within_the_group_window() -> None:

@@ -11,6 +11,7 @@ from collector import incidents as incidents_service
 from collector.api.auth import Admin, Principal, PrincipalKind, Reader
 from collector.api.schemas import IncidentIn, IncidentPatch
 from collector.config import Config
+from collector.domain import incidents as rules
 from collector.domain.model import IncidentKind, IncidentState
 from collector.errors import Invalid, NotFound
 from collector.store import incident_rows
@@ -103,10 +104,9 @@ def patch_incident(incident_id: int, body: IncidentPatch, request: Request,
     with request.app.state.engine.begin() as conn:
         if "acknowledged" in body.model_fields_set:
             current = incidents_service.get_incident(conn, incident_id)
-            if body.acknowledged:
-                changes["acknowledged_at"] = current.acknowledged_at or now
-            else:
-                changes["acknowledged_at"] = None
+            changes.update(rules.acknowledge(current, now) if body.acknowledged
+                           else {"acknowledged_at": None})
         incident = incidents_service.update_incident(conn, config, incident_id, changes=changes,
-                                           actor=principal.name, reason=body.reason, now=now)
+                                                     actor=principal.name, reason=body.reason,
+                                                     now=now)
         return _detail(conn, config, incident)
