@@ -1,4 +1,4 @@
-"""One detection pass over 10,000 servers: `collector.detector.run_detection`, timed.
+"""One detection pass over 10,000 servers: `collector.services.detection.run_detection`, timed.
 
     .venv/bin/python bench/detection.py [--servers 10000] [--suspects 20] [--db sqlite|postgresql|both]
 
@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ingest import collector_config, drop_pg, pg_database
 
 from collector.config import load
-from collector.detector import run_detection
-from collector.store.engine import make_engine
+from collector.services.detection import run_detection
+from collector.store.database import make_engine
 from collector.store.migrate import migrate
 from collector.store.tables import reports, server_state
 

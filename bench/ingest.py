@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--db sqlite|postgresql|both] [--servers 2000]
         [--duration 15] [--threads 2] [--connections 32] [--workers 1,2] [--no-baseline]
+        [--readers N]
 
 The report body is the one `python -m agent --config X once` prints on this machine (run
 once here), then split around its report_id and collected_at so that bench/ingest.lua
@@ -14,6 +15,10 @@ serve` (its periodic detection included) on loopback, once per `--workers` count
 For comparison on a machine that other work may be loading, the same run first measures a
 bare baseline under the same wrk load: one process of plain Starlette that parses the JSON
 and does one SQLite insert per request (`baseline` line): no auth, validation, detection.
+
+`--readers N` runs N reader threads beside wrk, each looping over GET /metrics, /healthz
+and one service's SLA (admin token) for the whole run: readers must not raise ingest's p99
+(the `reads` figure says how many they made).
 
 Prints reports/s, p50/p99 latency and errors (non-2xx and socket errors), and checks that
 every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50 ms.
@@ -30,6 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -160,7 +166,7 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str,
 def count_reports(database: str) -> int:
     from sqlalchemy import text
 
-    from collector.store.engine import make_engine
+    from collector.store.database import make_engine
 
     engine = make_engine(database)
     try:
@@ -179,7 +185,7 @@ def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Name
     proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "serve"],
                             cwd=ROOT)
     return measure(name, proc, port, "/healthz", data, args,
-                   lambda: count_reports(database))
+                   lambda: count_reports(database), readers=args.readers)
 
 
 def run_baseline(tmp: Path, data: Path, args: argparse.Namespace) -> Result:
@@ -190,19 +196,49 @@ def run_baseline(tmp: Path, data: Path, args: argparse.Namespace) -> Result:
     return measure("baseline", proc, port, "/ready", data, args, lambda: _count_bare(db))
 
 
+READ_PATHS = ("/metrics", "/healthz", "/api/v1/services/svc-0000/sla")
+
+
+def read_loop(port: int, stop: threading.Event, counts: list[int]) -> None:
+    """GET the read-only pages in turn until `stop`; counts[0] reads, counts[1] failures."""
+    headers = {"Authorization": "Bearer bench-admin-token-0123456789"}
+    while not stop.is_set():
+        for path in READ_PATHS:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+                counts[0] += 1
+            except (urllib.error.URLError, OSError):
+                counts[1] += 1
+
+
 def measure(name: str, proc: subprocess.Popen[bytes], port: int, ready: str, data: Path,
-            args: argparse.Namespace, stored: Callable[[], int]) -> Result:
-    """wrk against the server `proc` (its worker processes included in the CPU figure)."""
+            args: argparse.Namespace, stored: Callable[[], int], readers: int = 0) -> Result:
+    """wrk against the server `proc` (its worker processes included in the CPU figure),
+    with `readers` threads reading the read-only pages meanwhile."""
+    stop = threading.Event()
+    counts = [[0, 0] for _ in range(readers)]
+    threads = [threading.Thread(target=read_loop, args=(port, stop, c), daemon=True)
+               for c in counts]
     try:
         wait_ready(port, proc, ready)
         env = dict(os.environ, VIGIE_BENCH_DATA=str(data), VIGIE_BENCH_RUN=uuid.uuid4().hex[:8])
         spy = profiler(proc.pid, args, name)
         before = _cpu(proc.pid)
+        for t in threads:
+            t.start()
         out = subprocess.run(
             ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
              "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}"],
             env=env, check=True, capture_output=True, text=True)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
         cpu_seconds = _cpu(proc.pid) - before
+        if readers:
+            print(f"{name}: {readers} readers made {sum(c[0] for c in counts)} reads "
+                  f"({sum(c[1] for c in counts)} failed) during the run")
         if spy is not None:
             spy.wait(timeout=60)
     finally:
@@ -322,6 +358,8 @@ def main() -> int:
                         help="collector worker processes; a list measures each (default 1,2)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the bare Starlette + SQLite baseline")
+    parser.add_argument("--readers", type=int, default=0,
+                        help="threads reading /metrics, /healthz and an SLA during the run")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record a py-spy profile of the collector (PREFIX-<db>.folded)")
     args = parser.parse_args()

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.domain.coverage import CoverageSpec
 from collector.domain.model import Responsibility
-from collector.domain.periods import contract_year
 from collector.domain.sla import (
     IncidentInput,
     MaintenanceInput,
     ServiceTerms,
     build_report,
 )
+from collector.domain.sla.coverage import CoverageSpec
+from collector.domain.sla.periods import contract_year
 
 PARIS = ZoneInfo("Europe/Paris")
 WHO = (Responsibility.PROVIDER,) * 7 + (Responsibility.CLIENT, Responsibility.THIRD_PARTY)

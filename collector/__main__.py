@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import re
@@ -11,14 +12,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from collector.config import Config, load
-from collector.errors import ConfigError, DatabaseTooNew
+from collector.errors import ConfigError, DatabaseTooNew, Invalid
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from collector.store import Database
 
 logger = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2  # SPEC §2: a bad configuration exits 2, nothing starts half-configured
+CONFIG_ENV = "VIGIE_COLLECTOR_CONFIG"  # the configuration file of `app_from_env`
 
 
 def _month(value: str) -> str:
@@ -76,39 +78,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return sla(config, args)
 
 
-def open_store(config: Config) -> Engine | None:
-    """The migrated engine, or None after printing why (exit 2)."""
-    from sqlalchemy.exc import SQLAlchemyError
+def open_store(config: Config) -> Database | None:
+    """The migrated database, or None after printing why (exit 2)."""
+    from collector.store import Database, DatabaseError
 
-    from collector.store.engine import make_engine
-    from collector.store.migrate import migrate
-
-    engine = make_engine(config.database)
+    db = Database(config.database)
     try:
-        migrate(engine)
+        db.migrate()
     except DatabaseTooNew as exc:
         print(f"{config.path}: database: {exc}", file=sys.stderr)
         return None
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         print(f"{config.path}: database: cannot open it ({type(exc).__name__}: "
               f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]})",
               file=sys.stderr)
         return None
-    return engine
+    return db
 
 
 def serve(config: Config) -> int:
     import uvicorn
 
-    engine = open_store(config)  # migrated once, here, before any worker starts
-    if engine is None:
+    db = open_store(config)  # migrated once, here, before any worker starts
+    if db is None:
         return EXIT_CONFIG
     # uvicorn stops cleanly on SIGTERM/SIGINT, then re-raises the signal to the handler
     # that was in place before it ran: make that one a no-op so a clean stop exits 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
     logger.info("collector listening on %s (database %s, %d worker%s)", config.listen,
-                engine.url.render_as_string(hide_password=True), config.workers,
+                db.url, config.workers,
                 "s" if config.workers > 1 else "")
     options: dict[str, Any] = {
         "host": config.host, "port": config.port, "loop": "uvloop", "http": "httptools",
@@ -117,30 +116,55 @@ def serve(config: Config) -> int:
     if config.workers == 1:
         from collector.api.app import create_app
 
-        uvicorn.run(create_app(config, engine), **options)
+        uvicorn.run(create_app(config, db), **options)
     else:
-        # each worker builds its app from the file (collector.api.app.app_from_env); the
-        # periodic jobs run in one of them (collector.jobs: leader election)
-        from collector.api.app import CONFIG_ENV
-
-        engine.dispose()
+        # each worker builds its app from the file (app_from_env); the periodic jobs run
+        # in one of them (collector.jobs: leader election)
+        db.dispose()
         os.environ[CONFIG_ENV] = os.path.abspath(config.path)
-        uvicorn.run("collector.api.app:app_from_env", factory=True, workers=config.workers,
+        uvicorn.run("collector.__main__:app_from_env", factory=True, workers=config.workers,
                     **options)
-    engine.dispose()
+    db.dispose()
     return 0
 
 
 def sla(config: Config, args: argparse.Namespace) -> int:
-    from collector.sla_cli import run  # built by the SLA part of the project
+    """`sla SERVICE --month YYYY-MM | --year N [--format F]` (SPEC §2): the report on
+    stdout, the same text the API answers."""
+    from collector.services import sla as sla_service
 
-    engine = open_store(config)
-    if engine is None:
+    db = open_store(config)
+    if db is None:
         return EXIT_CONFIG
+    now = dt.datetime.now(dt.UTC)  # the clock, read once at the edge
     try:
-        return run(config, engine, args)
+        with db.read() as conn:
+            report = sla_service.service_report(conn, config, args.service,
+                                                month=args.month, year=args.year, now=now)
+        text = sla_service.render(report, args.format or "json")
+    except sla_service.NoSuchService as exc:
+        print(f"{config.path}: services: no such service {exc.service_id!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Invalid as exc:
+        print(f"{config.path}: sla: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     finally:
-        engine.dispose()
+        db.dispose()
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
+def app_from_env() -> Any:
+    """uvicorn's app factory in each worker process (`serve` with `workers` > 1): the
+    configuration named by $VIGIE_COLLECTOR_CONFIG, on the database the parent migrated.
+    Every worker starts the jobs' scheduler; only the leader runs them (collector.jobs)."""
+    from collector.api.app import create_app
+    from collector.store import Database
+
+    config = load(os.environ[CONFIG_ENV])
+    configure_logging(config.log_level)
+    return create_app(config, Database(config.database))
 
 
 if __name__ == "__main__":

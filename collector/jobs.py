@@ -1,6 +1,6 @@
 """Periodic jobs: the collector's only APScheduler import.
 
-A job is data (`JobSpec`): a "module:function" called as `function(engine, config, now)`
+A job is data (`JobSpec`): a "module:function" called as `function(db, config, now)`
 every `every(config)` seconds. Add one by appending to `JOBS`.
 
 With several worker processes (`workers` > 1) every process starts a scheduler, and the
@@ -13,8 +13,6 @@ lock with it).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
 import importlib
 import logging
 import os
@@ -24,15 +22,14 @@ from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from collector.config import Config
+from collector.store import Database
+from collector.store.leadership import ELECTION_EVERY, Leadership, leadership_for
 
 logger = logging.getLogger(__name__)
 
-JobFunction = Callable[[Engine, Config, dt.datetime], Any]
+JobFunction = Callable[[Database, Config, dt.datetime], Any]
 
 
 @dataclass(frozen=True)
@@ -43,11 +40,11 @@ class JobSpec:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("detection", "collector.detector:run_detection", lambda c: c.detection.check_every),
+    JobSpec("detection", "collector.services.detection:run_detection", lambda c: c.detection.check_every),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
-    JobSpec("prune-reports", "collector.ingest:prune_reports", lambda c: 3600.0),
-    JobSpec("sla-budget", "collector.notify.budget:run_budget", lambda c: 300.0),
-    JobSpec("bandwidth", "collector.notify.bandwidth:run_bandwidth", lambda c: 60.0),
+    JobSpec("prune-reports", "collector.services.ingest:prune_reports", lambda c: 3600.0),
+    JobSpec("sla-budget", "collector.services.budget:run_budget", lambda c: 300.0),
+    JobSpec("bandwidth", "collector.services.bandwidth:run_bandwidth", lambda c: 60.0),
 )
 
 
@@ -58,96 +55,14 @@ def resolve(spec: JobSpec) -> JobFunction:
     return func
 
 
-def guarded(name: str, func: JobFunction, engine: Engine, config: Config) -> Callable[[], None]:
+def guarded(name: str, func: JobFunction, db: Database, config: Config) -> Callable[[], None]:
     """The job boundary: a failing run is logged and the next run happens as planned."""
     def run() -> None:
         try:
-            func(engine, config, dt.datetime.now(dt.UTC))
+            func(db, config, dt.datetime.now(dt.UTC))
         except Exception:
             logger.exception("job %s failed", name)
     return run
-
-
-ELECTION_EVERY = 3.0  # seconds between two attempts of a follower to become the leader
-# the advisory lock's key: any fixed 64-bit number, the same in every collector process
-PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"vigie-collector-jobs").digest()[:8], "big",
-                             signed=True)
-
-
-class FileLeadership:
-    """The leader holds an exclusive `flock` on a file beside the SQLite database."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path  # None: an in-memory database has one process, always the leader
-        self._fd: int | None = None
-        self._held = False
-
-    def acquire(self) -> bool:
-        if self.path is None or self._held:
-            return True
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        self._held = True
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # drops the lock
-        self._fd, self._held = None, False
-
-
-class PgLeadership:
-    """The leader holds a session advisory lock on a connection of its own; a lost
-    connection loses the lock (the server releases it), so each attempt checks it."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._conn: Connection | None = None
-
-    def acquire(self) -> bool:
-        try:
-            if self._conn is not None:
-                self._conn.execute(text("SELECT 1")).scalar_one()
-                self._conn.commit()
-                return True
-            conn = self.engine.connect()
-            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                     {"k": PG_LOCK_KEY}).scalar_one())
-            conn.commit()  # the lock belongs to the session: never idle in a transaction
-        except SQLAlchemyError as exc:
-            logger.warning("job leadership: database unreachable (%s)", type(exc).__name__)
-            self.release()
-            return False
-        if held:
-            self._conn = conn
-        else:
-            conn.close()
-        return held
-
-    def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.invalidate()  # closes the session, which releases the lock
-        except SQLAlchemyError:
-            logger.debug("job leadership: connection already gone")
-
-
-Leadership = FileLeadership | PgLeadership
-
-
-def leadership_for(engine: Engine) -> Leadership:
-    if engine.dialect.name == "postgresql":
-        return PgLeadership(engine)
-    database = engine.url.database
-    if not database or database == ":memory:":
-        return FileLeadership(None)
-    return FileLeadership(os.path.abspath(database) + "-jobs.lock")
 
 
 class Election:
@@ -155,9 +70,9 @@ class Election:
     removes them if it stops being one."""
 
     def __init__(self, scheduler: BackgroundScheduler, leadership: Leadership,
-                 jobs: list[tuple[JobSpec, JobFunction]], engine: Engine, config: Config) -> None:
+                 jobs: list[tuple[JobSpec, JobFunction]], db: Database, config: Config) -> None:
         self.scheduler, self.leadership, self.jobs = scheduler, leadership, jobs
-        self.engine, self.config = engine, config
+        self.db, self.config = db, config
         self.leading = False
 
     def run(self) -> None:
@@ -166,7 +81,7 @@ class Election:
             logger.info("this process leads: it runs the periodic jobs (pid %d)", os.getpid())
             for spec, func in self.jobs:
                 seconds = spec.every(self.config)
-                self.scheduler.add_job(guarded(spec.name, func, self.engine, self.config),
+                self.scheduler.add_job(guarded(spec.name, func, self.db, self.config),
                                        "interval", seconds=seconds, id=spec.name,
                                        name=spec.name, misfire_grace_time=max(1, int(seconds)))
                 logger.info("job %s every %s s", spec.name, seconds)
@@ -180,14 +95,14 @@ class Election:
         self.leadership.release()
 
 
-def start(engine: Engine, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
+def start(db: Database, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
           election_every: float = ELECTION_EVERY) -> BackgroundScheduler:
     resolved = [(spec, resolve(spec)) for spec in jobs]
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
         "max_instances": 1,   # a slow run is never overlapped by the next
         "coalesce": True,     # runs missed while busy collapse into one
     })
-    election = Election(scheduler, leadership_for(engine), resolved, engine, config)
+    election = Election(scheduler, leadership_for(db), resolved, db, config)
     election.run()  # at once: a lone collector runs its jobs from the start
     scheduler.add_job(election.run, "interval", seconds=election_every, id="leader-election",
                       name="leader-election", misfire_grace_time=max(1, int(election_every)))

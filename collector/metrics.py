@@ -1,101 +1,43 @@
-"""The collector's own Prometheus metrics (SPEC §8), read from the store at scrape time.
+"""The collector's own Prometheus metrics (SPEC §8): every family in one place, read from
+the store in one read transaction per scrape (it never takes SQLite's write lock).
 
-`vigie_server_up` is 1 when detection's last verdict is `up` or `agent_lost` (the agent is
-silent but the machine still answers ping, so the service it hosts is presumed up) and 0
-for `down`, `maintenance` and `unknown` (never seen yet).
-
-Other modules add families through `HOOKS`: functions called as `function(conn, config,
-now)` at scrape time, each yielding metric families.
+- `vigie_server_up{server,service}`: 1 when detection's last verdict is `up` or
+  `agent_lost` (the agent is silent but the machine still answers ping, so the service it
+  hosts is presumed up); 0 for `down`, `maintenance` and `unknown` (never seen yet).
+- `vigie_incidents_open{severity}`.
+- `vigie_sla_availability_ratio{service}`, `vigie_sla_downtime_budget_remaining_seconds`.
+- `vigie_service_bandwidth_limit_bits_per_second{service}`: the contract's bandwidth limit
+  (contract §7, clause 3.2.4) in bits per second, what deploy/prometheus/rules compare with.
+- `vigie_webhook_deliveries_total{outcome}`, `vigie_webhook_deliveries_pending`: from the
+  outbox's rows, so they hold across restarts.
+- `vigie_alertmanager_alerts_total{outcome}`, `vigie_reports_received_total`,
+  `vigie_reports_duplicate_total`: counters of this process (every outcome always present,
+  so rate() sees the first).
+- `vigie_collector_database_up`: 0 when the scrape could not read the database.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from collector import prom_metrics, sla_service
 from collector.config import Config
-from collector.domain.model import IncidentState, ServerStatus, Severity
-from collector.notify import metrics as notify_metrics
-from collector.store import queries
-from collector.store.tables import incidents
+from collector.domain.model import ServerStatus, Severity
+from collector.services import sla as sla_service
+from collector.services.alertmanager import AlertCounts, Outcome
+from collector.store import Conn, Database, DatabaseError, outbox
+from collector.store import incidents as incident_store
+from collector.store import reports as report_store
 
 logger = logging.getLogger(__name__)
 
-MetricHook = Callable[[Connection, Config, dt.datetime], Iterable[Metric]]
-
-HOOKS: tuple[MetricHook, ...] = (
-    sla_service.metric_families,
-    prom_metrics.metric_families,
-    notify_metrics.metric_families,
-)
 UP_STATUSES = frozenset({ServerStatus.UP.value, ServerStatus.AGENT_LOST.value})
-
-
-class StoreCollector(Collector):
-    def __init__(self, engine: Engine, config: Config, hooks: Iterable[MetricHook] = HOOKS,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 counts: ReportCounts | None = None) -> None:
-        self.engine, self.config, self.hooks, self.clock = engine, config, tuple(hooks), clock
-        self.counts = counts
-
-    def collect(self) -> Iterator[Metric]:
-        store_up = GaugeMetricFamily("vigie_collector_database_up",
-                                     "1 when the last scrape could read the database")
-        try:
-            with self.engine.connect() as conn:
-                families = [*server_up(conn, self.config), incidents_open(conn)]
-                families += self._hooked(conn)
-        except SQLAlchemyError as exc:  # scrape boundary: report it as a metric, log it
-            logger.warning("metrics scrape could not read the database: %s", type(exc).__name__)
-            store_up.add_metric([], 0)
-            yield store_up
-            if self.counts is not None:
-                yield from self.counts.families()
-            return
-        store_up.add_metric([], 1)
-        yield store_up
-        yield from families
-        if self.counts is not None:
-            yield from self.counts.families()
-
-    def _hooked(self, conn: Connection) -> list[Metric]:
-        out: list[Metric] = []
-        for hook in self.hooks:
-            out.extend(hook(conn, self.config, self.clock()))
-        return out
-
-
-def server_up(conn: Connection, config: Config) -> list[Metric]:
-    family = GaugeMetricFamily("vigie_server_up",
-                               "1 if the server is up (or only its agent is lost), else 0",
-                               labels=["server", "service"])
-    states = queries.server_states(conn)
-    for server in config.servers:
-        state = states.get(server.id)
-        family.add_metric([server.id, server.service],
-                          1 if state is not None and state.status in UP_STATUSES else 0)
-    return [family]
-
-
-def incidents_open(conn: Connection) -> Metric:
-    family = GaugeMetricFamily("vigie_incidents_open", "open incidents by severity",
-                               labels=["severity"])
-    counts: dict[str, int] = dict(conn.execute(
-        sa.select(incidents.c.severity, sa.func.count())
-        .where(incidents.c.state == IncidentState.OPEN.value)
-        .group_by(incidents.c.severity)).all())
-    for severity in Severity:
-        family.add_metric([severity.value], counts.get(severity.value, 0))
-    return family
+BITS_PER_MEGABIT = 1_000_000   # contract §7 speaks of Mbps: decimal megabits
 
 
 class ReportCounts:
@@ -113,21 +55,118 @@ class ReportCounts:
             else:
                 self.duplicates += 1
 
-    def families(self) -> list[Metric]:
+
+class StoreCollector(Collector):
+    """A prometheus-client Collector over the store and the process's counters."""
+
+    def __init__(self, db: Database, config: Config, reports: ReportCounts,
+                 alerts: AlertCounts,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.db, self.config, self.reports, self.alerts = db, config, reports, alerts
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        store_up = GaugeMetricFamily("vigie_collector_database_up",
+                                     "1 when the last scrape could read the database")
+        try:
+            with self.db.read() as conn:
+                families = self._from_store(conn)
+        except DatabaseError as exc:  # scrape boundary: report it as a metric, log it
+            logger.warning("metrics scrape could not read the database: %s", type(exc).__name__)
+            store_up.add_metric([], 0)
+            families = []
+        else:
+            store_up.add_metric([], 1)
+        yield store_up
+        yield from families
+        yield bandwidth_limits(self.config)
+        yield from self._counters()
+
+    def _from_store(self, conn: Conn) -> list[Metric]:
+        return [server_up(conn, self.config), incidents_open(conn),
+                *sla_families(conn, self.config, self.clock()), *deliveries(conn)]
+
+    def _counters(self) -> Iterator[Metric]:
+        alerts = CounterMetricFamily("vigie_alertmanager_alerts",
+                                     "alerts received from Alertmanager, by outcome",
+                                     labels=["outcome"])
+        counts = self.alerts.snapshot()
+        for outcome in Outcome:
+            alerts.add_metric([outcome.value], counts[outcome])
+        yield alerts
         received = CounterMetricFamily("vigie_reports_received",
                                        "reports stored since the collector started")
-        received.add_metric([], self.stored)
+        received.add_metric([], self.reports.stored)
+        yield received
         duplicate = CounterMetricFamily("vigie_reports_duplicate",
                                         "reports received again and not stored twice")
-        duplicate.add_metric([], self.duplicates)
-        return [received, duplicate]
+        duplicate.add_metric([], self.reports.duplicates)
+        yield duplicate
+
+
+def server_up(conn: Conn, config: Config) -> Metric:
+    family = GaugeMetricFamily("vigie_server_up",
+                               "1 if the server is up (or only its agent is lost), else 0",
+                               labels=["server", "service"])
+    states = report_store.server_states(conn)
+    for server in config.servers:
+        state = states.get(server.id)
+        family.add_metric([server.id, server.service],
+                          1 if state is not None and state.status in UP_STATUSES else 0)
+    return family
+
+
+def incidents_open(conn: Conn) -> Metric:
+    family = GaugeMetricFamily("vigie_incidents_open", "open incidents by severity",
+                               labels=["severity"])
+    counts = incident_store.open_counts(conn)
+    for severity in Severity:
+        family.add_metric([severity.value], counts.get(severity.value, 0))
+    return family
+
+
+def sla_families(conn: Conn, config: Config, now: dt.datetime) -> list[Metric]:
+    ratio = GaugeMetricFamily("vigie_sla_availability_ratio",
+                              "availability of the service this month so far (0..1)",
+                              labels=["service"])
+    budget = GaugeMetricFamily("vigie_sla_downtime_budget_remaining_seconds",
+                               "allowed downtime of this month minus the downtime so far",
+                               labels=["service"])
+    for fig in sla_service.month_figures(conn, config, now):
+        ratio.add_metric([fig.service_id], fig.availability_ratio)
+        budget.add_metric([fig.service_id], fig.budget_remaining_seconds)
+    return [ratio, budget]
+
+
+def deliveries(conn: Conn) -> list[Metric]:
+    counts = outbox.delivery_counts(conn)
+    total = CounterMetricFamily("vigie_webhook_deliveries",
+                                "webhook delivery outcomes, counted from the outbox",
+                                labels=["outcome"])
+    total.add_metric(["delivered"], float(counts.delivered))
+    total.add_metric(["retried"], float(counts.retried))
+    total.add_metric(["failed"], float(counts.failed))
+    waiting = GaugeMetricFamily("vigie_webhook_deliveries_pending",
+                                "webhook deliveries not sent yet")
+    waiting.add_metric([], float(counts.pending))
+    return [total, waiting]
+
+
+def bandwidth_limits(config: Config) -> Metric:
+    family = GaugeMetricFamily("vigie_service_bandwidth_limit_bits_per_second",
+                               "the service's contractual bandwidth limit, in bits/s",
+                               labels=["service"])
+    for service in config.services:
+        family.add_metric([service.id], service.bandwidth_limit_mbps * BITS_PER_MEGABIT)
+    return family
 
 
 class CollectorMetrics:
     """The app's registry (never the global one: STYLE, client_python #537) and the
     counts the request path feeds."""
 
-    def __init__(self, engine: Engine, config: Config, hooks: Iterable[MetricHook] = HOOKS) -> None:
+    def __init__(self, db: Database, config: Config, alerts: AlertCounts) -> None:
         self.reports = ReportCounts()
+        self.alerts = alerts
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(engine, config, hooks, counts=self.reports))
+        self.registry.register(StoreCollector(db, config, self.reports, alerts))

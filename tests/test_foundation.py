@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from collector.store.engine import make_engine
+from collector.store.database import make_engine
 
 
 def test_it_reaches_both_databases(db_url: str) -> None:

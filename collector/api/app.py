@@ -1,16 +1,13 @@
-"""`create_app(config, engine)`: the HTTP layer composed explicitly (routes, error
-handlers, lifespan with the periodic jobs); `app_from_env()`: the same in each worker
-process of `serve` with `workers` > 1."""
+"""`create_app(config, db)`: the HTTP layer composed explicitly (routes, error
+handlers, lifespan with the periodic jobs)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.engine import Engine
 from starlette.types import Receive, Scope, Send
 
 from collector import jobs
@@ -27,13 +24,12 @@ from collector.api.routes import (
     servers,
     sla,
 )
-from collector.config import Config, load
+from collector.config import Config
 from collector.metrics import CollectorMetrics
+from collector.services.alertmanager import AlertCounts
+from collector.store import Database
 
 logger = logging.getLogger(__name__)
-
-CONFIG_ENV = "VIGIE_COLLECTOR_CONFIG"  # the configuration file of `app_from_env`
-
 
 class CollectorApp(FastAPI):
     """FastAPI, except that POST /api/v1/reports goes straight to its ASGI handler, before
@@ -52,10 +48,10 @@ class CollectorApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> FastAPI:
+def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = jobs.start(engine, config) if start_jobs else None
+        scheduler = jobs.start(db, config) if start_jobs else None
         try:
             yield
         finally:
@@ -65,9 +61,10 @@ def create_app(config: Config, engine: Engine, *, start_jobs: bool = True) -> Fa
     app = CollectorApp(title="Vigie collector", version="0.1.0", lifespan=lifespan,
                        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.config = config
-    app.state.engine = engine
+    app.state.db = db
     app.state.tokens = TokenTable(config)
-    app.state.metrics = CollectorMetrics(engine, config)
+    app.state.alert_counts = AlertCounts()
+    app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts)
     app.state.registry = app.state.metrics.registry
     errors.install(app)
     # the reports route: a plain ASGI handler, taken before the middleware (CollectorApp);
@@ -93,15 +90,3 @@ def _openapi_with_reports(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 schema.setdefault("components", {}))
         return app.openapi_schema  # type: ignore[return-value]
     return openapi
-
-
-def app_from_env() -> FastAPI:
-    """uvicorn's app factory in each worker process (`serve` with `workers` > 1): the
-    configuration named by $VIGIE_COLLECTOR_CONFIG, on the database the parent migrated.
-    Every worker starts the jobs' scheduler; only the leader runs them (collector.jobs)."""
-    from collector.__main__ import configure_logging  # handlers are configured there only
-    from collector.store.engine import make_engine
-
-    config = load(os.environ[CONFIG_ENV])
-    configure_logging(config.log_level)
-    return create_app(config, make_engine(config.database))

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Row
 
 from collector.config import Config, Webhook
 from collector.notify import email as mail
 from collector.notify import webhook as hook
 from collector.notify.outbox import webhook_name
 from collector.notify.webhook import Outcome, Verdict
+from collector.store import Database
 from collector.store.tables import deliveries, emails
 
 logger = logging.getLogger(__name__)
@@ -57,27 +58,27 @@ def next_state(outcome: Outcome, *, failures: int, created_at: dt.datetime, now:
     return "pending", now + dt.timedelta(seconds=delay)
 
 
-def run_due(engine: Engine, config: Config, now: dt.datetime) -> int:
+def run_due(db: Database, config: Config, now: dt.datetime) -> int:
     """Try every due webhook delivery and e-mail once; return how many tries were made."""
     hooks = {webhook_name(w, i): w for i, w in enumerate(config.webhooks)}
     lease = max((w.timeout for w in config.webhooks), default=5.0) + LEASE_EXTRA
     tries = 0
-    for row in _claim(engine, deliveries, now, lease):
+    for row in _claim(db, deliveries, now, lease):
         outcome = _send_delivery(hooks.get(row.webhook), row)
-        _record(engine, deliveries, row, outcome, now, done_column="delivered_at")
+        _record(db, deliveries, row, outcome, now, done_column="delivered_at")
         tries += 1
     smtp_lease = (config.smtp.timeout * 3 if config.smtp else 0.0) + LEASE_EXTRA
-    for row in _claim(engine, emails, now, smtp_lease):
+    for row in _claim(db, emails, now, smtp_lease):
         outcome = _send_email(config, row)
-        _record(engine, emails, row, outcome, now, done_column="sent_at")
+        _record(db, emails, row, outcome, now, done_column="sent_at")
         tries += 1
     return tries
 
 
-def _claim(engine: Engine, table: Table, now: dt.datetime, lease: float) -> list[Row[Any]]:
+def _claim(db: Database, table: Table, now: dt.datetime, lease: float) -> list[Row[Any]]:
     until = now + dt.timedelta(seconds=lease)
     claimed: list[Row[Any]] = []
-    with engine.begin() as conn:
+    with db.write() as conn:
         rows = conn.execute(select(table).where(
             table.c.state == "pending", table.c.next_attempt_at <= now,
         ).order_by(table.c.next_attempt_at, table.c.created_at).limit(BATCH)).all()
@@ -112,7 +113,7 @@ def _send_email(config: Config, row: Row[Any]) -> Outcome:
     return Outcome(Verdict.DELIVERED)
 
 
-def _record(engine: Engine, table: Table, row: Row[Any], outcome: Outcome, now: dt.datetime,
+def _record(db: Database, table: Table, row: Row[Any], outcome: Outcome, now: dt.datetime,
             *, done_column: str) -> None:
     failures = row.attempts + 1
     state, next_at = next_state(outcome, failures=failures, created_at=row.created_at, now=now)
@@ -124,7 +125,7 @@ def _record(engine: Engine, table: Table, row: Row[Any], outcome: Outcome, now: 
         values["last_error"] = outcome.error
     if next_at is not None:
         values["next_attempt_at"] = next_at
-    with engine.begin() as conn:
+    with db.write() as conn:
         conn.execute(update(table).where(table.c.id == row.id).values(**values))
     _log(table.name, row, state, outcome, failures, next_at)
 

@@ -12,12 +12,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, insert, select
-from sqlalchemy.engine import Connection
 
 from collector.config import Config, Webhook
 from collector.domain.model import Event, Severity
 from collector.notify import email as mail
 from collector.notify.payloads import slack_body, vigie_body
+from collector.store import Conn
 from collector.store.tables import deliveries, emails
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def accepts(webhook: Webhook, event: Event, severity: Severity | None) -> bool:
     return severity is None or severity.rank >= webhook.min_severity.rank
 
 
-def enqueue(conn: Connection, config: Config, event: Event, payload: dict[str, Any], *,
+def enqueue(conn: Conn, config: Config, event: Event, payload: dict[str, Any], *,
             now: dt.datetime, severity: Severity | None = None, incident_id: int | None = None,
             service_id: str | None = None) -> None:
     """Insert one `deliveries` row per webhook that wants `event` (and the client e-mails)."""
@@ -63,7 +63,7 @@ def enqueue(conn: Connection, config: Config, event: Event, payload: dict[str, A
     _enqueue_client_mail(conn, config, event, payload, now=now, service_id=service_id)
 
 
-def _owes_resolution(conn: Connection, name: str, event: Event, incident_id: int | None) -> bool:
+def _owes_resolution(conn: Conn, name: str, event: Event, incident_id: int | None) -> bool:
     """A webhook that was sent an incident's opening is always sent its resolution."""
     if event is not Event.INCIDENT_RESOLVED or incident_id is None:
         return False
@@ -80,7 +80,7 @@ def _severity(value: object) -> Severity | None:
         return None
 
 
-def _enqueue_client_mail(conn: Connection, config: Config, event: Event, payload: dict[str, Any],
+def _enqueue_client_mail(conn: Conn, config: Config, event: Event, payload: dict[str, Any],
                          *, now: dt.datetime, service_id: str | None) -> None:
     service = config.service(service_id) if service_id else None
     if config.smtp is None or service is None:
@@ -99,7 +99,7 @@ def _enqueue_client_mail(conn: Connection, config: Config, event: Event, payload
     insert_email(conn, message, client.emails, now=now)
 
 
-def insert_email(conn: Connection, message: mail.Mail, recipients: tuple[str, ...] | list[str],
+def insert_email(conn: Conn, message: mail.Mail, recipients: tuple[str, ...] | list[str],
                  *, now: dt.datetime) -> str:
     """Queue one e-mail; the dispatcher sends it (at least once, Message-ID = row id)."""
     email_id = str(uuid.uuid4())

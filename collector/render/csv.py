@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from collector.domain.sla import SlaReport
+from collector.render.json import report_json
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def _cell(value: Any) -> str:
 
 def render_csv(report: SlaReport) -> str:
     """Two blocks of `key,value` then incident rows, from the same figures as the JSON."""
-    data = report.to_json()
+    data = report_json(report)
     flat = dict(data)
     flat.update(
         period_kind=data["period"]["kind"],

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collector.domain.periods import zone
 from collector.domain.sla import SlaReport
+from collector.domain.sla.periods import zone
+from collector.render.json import report_json
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def local_time(value: str | None, tz_name: str) -> str:
 
 
 def render_html(report: SlaReport, title: str | None = None) -> str:
-    data = report.to_json()
+    data = report_json(report)
     p0, p1 = report.period.start_ts, report.period.end_ts
     now_x = None
     if not report.complete:

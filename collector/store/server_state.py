@@ -20,7 +20,8 @@ from collector.config import Server
 from collector.domain.detection import ServerObservation
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, ServerStatus
-from collector.store import incident_rows, queries
+from collector.store import incidents as incident_rows
+from collector.store import reports as queries
 from collector.store.tables import incidents as incidents_table
 from collector.store.tables import maintenances, server_state
 

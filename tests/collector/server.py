@@ -26,8 +26,7 @@ from sqlalchemy.engine import Engine
 
 from collector.api.app import create_app
 from collector.config import Config, load
-from collector.store.engine import make_engine
-from collector.store.migrate import migrate
+from collector.store import Database
 
 TOKENS = {
     "admin": "admin-token-0123456789",
@@ -120,8 +119,13 @@ def as_config(config: str | Config, db_url: str) -> Config:
 class Running:
     base_url: str
     app: FastAPI
-    engine: Engine
+    db: Database
     config: Config
+
+    @property
+    def engine(self) -> Engine:
+        """The database's engine, for a test's own SQL (assertions, set-up)."""
+        return self.db.engine
 
 
 @contextmanager
@@ -129,10 +133,10 @@ def running_app(config: str | Config, db_url: str, *, start_jobs: bool = False,
                 migrate_first: bool = True) -> Iterator[Running]:
     """The collector serving on 127.0.0.1 (a free port), migrated database, jobs optional."""
     cfg = as_config(config, db_url)
-    engine = make_engine(db_url)
+    db = Database(db_url)
     if migrate_first:
-        migrate(engine)
-    app = create_app(cfg, engine, start_jobs=start_jobs)
+        db.migrate()
+    app = create_app(cfg, db, start_jobs=start_jobs)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
                                            lifespan="on", loop="asyncio"))
     thread = threading.Thread(target=server.run, name="test-collector", daemon=True)
@@ -144,11 +148,11 @@ def running_app(config: str | Config, db_url: str, *, start_jobs: bool = False,
                 raise RuntimeError("the test collector did not start")
             time.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield Running(f"http://127.0.0.1:{port}", app, engine, cfg)
+        yield Running(f"http://127.0.0.1:{port}", app, db, cfg)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
-        engine.dispose()
+        db.dispose()
 
 
 @contextmanager

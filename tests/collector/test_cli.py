@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from collector.store.engine import make_engine
+from collector.store.database import make_engine
 from collector.store.migrate import head_revision, migrate
 from collector.store.tables import metadata
 from tests.collector.server import TOKENS, auth, config_text, make_report, write_config

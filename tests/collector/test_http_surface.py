@@ -10,8 +10,8 @@ from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import BaseRoute
 
-from collector import ingest
-from collector.store import queries
+from collector.services import ingest
+from collector.store import reports as queries
 from tests.collector.server import auth, config_text, make_report, running_app
 
 
@@ -84,7 +84,7 @@ def test_it_prunes_reports_past_retention_in_batches(db_url: str, monkeypatch) -
                 at = now - dt.timedelta(days=age_days)
                 queries.insert_report(conn, report_id=f"r{age_days}", server_id="web-01",
                                       collected_at=at, received_at=at, interval=10, body={})
-        deleted = ingest.prune_reports(running.engine, running.config, now)
+        deleted = ingest.prune_reports(running.db, running.config, now)
         with running.engine.connect() as conn:
             kept = [r.report_id for r in queries.list_reports(conn, "web-01")]
     assert deleted == 3

@@ -6,11 +6,10 @@ import logging
 import threading
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from collector import jobs
 from collector.config import Config
-from collector.store.engine import make_engine
+from collector.store import Database
 from tests.collector.server import as_config, config_text
 from tests.helpers import wait_until
 
@@ -18,7 +17,7 @@ CALLS: list[dt.datetime] = []
 _LOCK = threading.Lock()
 
 
-def flaky(engine: Engine, config: Config, now: dt.datetime) -> None:
+def flaky(db: Database, config: Config, now: dt.datetime) -> None:
     with _LOCK:
         CALLS.append(now)
         if len(CALLS) == 1:
@@ -28,10 +27,10 @@ def flaky(engine: Engine, config: Config, now: dt.datetime) -> None:
 def test_it_keeps_running_a_job_after_it_fails(sqlite_url: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
     CALLS.clear()
-    engine = make_engine(sqlite_url)
+    db = Database(sqlite_url)
     specs = (jobs.JobSpec("flaky", f"{__name__}:flaky", lambda c: 0.2),)
     with caplog.at_level(logging.ERROR, logger="collector.jobs"):
-        scheduler = jobs.start(engine, as_config(config_text(), sqlite_url), specs)
+        scheduler = jobs.start(db, as_config(config_text(), sqlite_url), specs)
         try:
             wait_until(lambda: len(CALLS) >= 3, timeout=10)
         finally:
@@ -39,6 +38,6 @@ def test_it_keeps_running_a_job_after_it_fails(sqlite_url: str,
     assert any("job flaky failed" in r.getMessage() and r.exc_info for r in caplog.records)
     assert all(c.tzinfo is dt.UTC for c in CALLS)   # the clock handed in is aware UTC
     with pytest.raises(ModuleNotFoundError):       # a job's function must exist
-        jobs.start(engine, as_config(config_text(), sqlite_url),
+        jobs.start(db, as_config(config_text(), sqlite_url),
                    (jobs.JobSpec("x", "collector.no_such_module:run", lambda c: 1),))
-    engine.dispose()
+    db.dispose()

@@ -16,12 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from sqlalchemy.engine import Engine
 
 from collector import jobs
 from collector.config import Config
 from collector.errors import ConfigError
-from collector.store.engine import make_engine
+from collector.store import Database
 from tests.collector.server import as_config, auth, config_text, make_report, write_config
 from tests.helpers import free_port, wait_until
 
@@ -107,7 +106,7 @@ CALLS: list[str] = []
 _LOCK = threading.Lock()
 
 
-def counted(engine: Engine, config: Config, now: dt.datetime) -> None:
+def counted(db: Database, config: Config, now: dt.datetime) -> None:
     with _LOCK:
         CALLS.append(threading.current_thread().name)
 
@@ -116,9 +115,9 @@ def test_it_runs_the_jobs_in_one_scheduler_and_hands_them_over(db_url: str) -> N
     CALLS.clear()
     config = as_config(config_text(), db_url)
     specs = (jobs.JobSpec("counted", f"{__name__}:counted", lambda c: 0.1),)
-    engines = [make_engine(db_url), make_engine(db_url)]
-    first = jobs.start(engines[0], config, specs, election_every=0.2)
-    second = jobs.start(engines[1], config, specs, election_every=0.2)
+    dbs = [Database(db_url), Database(db_url)]
+    first = jobs.start(dbs[0], config, specs, election_every=0.2)
+    second = jobs.start(dbs[1], config, specs, election_every=0.2)
     try:
         wait_until(lambda: len(CALLS) >= 5, timeout=10)
         leaders = [s for s in (first, second) if s.get_job("counted") is not None]
@@ -131,8 +130,8 @@ def test_it_runs_the_jobs_in_one_scheduler_and_hands_them_over(db_url: str) -> N
         for scheduler in (first, second):
             if scheduler.running:
                 jobs.stop(scheduler)
-        for engine in engines:
-            engine.dispose()
+        for db in dbs:
+            db.dispose()
     assert handed_over
 
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from collector.store.engine import make_engine
+from collector.store.database import make_engine
 from collector.store.tables import incidents
 from tests.detection.netns import Netns, netns
 from tests.helpers import free_port, need_binary, need_root, wait_for_port, wait_until

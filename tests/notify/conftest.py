@@ -15,11 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from collector.config import Client, Config, Secret, Server, Service, Smtp, Webhook
-from collector.store.engine import make_engine
-from collector.store.migrate import migrate
+from collector.store import Database
 from tests.helpers import free_port
 
 SECRET = "hook-secret"
@@ -79,11 +77,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 T0 = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)

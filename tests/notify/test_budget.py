@@ -6,11 +6,10 @@ import importlib.util
 import json
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
-
 from collector.domain.model import Event, IncidentKind, Responsibility, Severity
-from collector.notify.budget import check_service, crossed_thresholds, run_budget
 from collector.notify.dispatcher import run_due
+from collector.services.budget import check_service, crossed_thresholds, run_budget
+from collector.store import Database
 from tests.helpers import need
 from tests.notify.conftest import T0, Receiver, hook, make_config
 
@@ -31,7 +30,7 @@ def test_it_treats_a_zero_budget_as_spent_by_any_downtime() -> None:
     assert crossed_thresholds(1.0, 0.0, []) == [50, 80, 100]
 
 
-def test_it_sends_each_threshold_once_per_month(engine: Engine, receiver: Receiver) -> None:
+def test_it_sends_each_threshold_once_per_month(db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     service = config.services[0]
     steps = [(T0, 1300.0), (T0 + dt.timedelta(hours=1), 1400.0),      # 50 %, still 54 %
@@ -39,9 +38,9 @@ def test_it_sends_each_threshold_once_per_month(engine: Engine, receiver: Receiv
              (T0 + dt.timedelta(days=28), 100.0),                      # 1 December: a new month
              (T0 + dt.timedelta(days=28, hours=1), 1300.0)]            # 50 % of December
     for now, used in steps:
-        with engine.begin() as conn:
+        with db.write() as conn:
             check_service(conn, config, service, now=now, used_seconds=used, allowed_seconds=ALLOWED)
-        run_due(engine, config, now)
+        run_due(db, config, now)
     got = [(b["service"]["month"], b["service"]["threshold_percent"])
            for b in (json.loads(h.body) for h in receiver.hits)]
     assert got == [("2026-11", 50), ("2026-11", 100), ("2026-12", 50)]
@@ -51,17 +50,17 @@ def test_it_sends_each_threshold_once_per_month(engine: Engine, receiver: Receiv
 
 
 def test_it_announces_the_budget_from_the_sla_report_of_stored_incidents(
-        engine: Engine, receiver: Receiver) -> None:
-    need(importlib.util.find_spec("collector.sla_service") is not None,
-         "collector.sla_service (the SLA engine) is not written yet")
-    from collector.incidents import open_incident
+        db: Database, receiver: Receiver) -> None:
+    need(importlib.util.find_spec("collector.services.sla") is not None,
+         "collector.services.sla (the SLA db) is not written yet")
+    from collector.services.incidents import open_incident
 
     config = make_config((hook(receiver.url, name="ops", events=(Event.SLA_BUDGET,)),))
     paris = ZoneInfo("Europe/Paris")
     now = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
     # November 2026 has 30 days: 2,592,000 s * (1 - 0.999) = 2592 s allowed.
     # A provider outage 10:00-10:45 Paris = 2700 s = 104 % of it: one event, at 100 %.
-    with engine.begin() as conn:
+    with db.write() as conn:
         open_incident(conn, config, service_id="acme-web", server_id="web-01",
                       kind=IncidentKind.MANUAL, severity=Severity.CRITICAL,
                       responsibility=Responsibility.PROVIDER, affects_availability=True,
@@ -69,9 +68,9 @@ def test_it_announces_the_budget_from_the_sla_report_of_stored_incidents(
                       detected_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=paris),
                       resolved_at=dt.datetime(2026, 11, 3, 10, 45, tzinfo=paris),
                       summary="outage", evidence={}, dedup_key=None, actor="test", now=now)
-    run_budget(engine, config, now)
-    run_budget(engine, config, now + dt.timedelta(minutes=5))    # nothing new to announce
-    run_due(engine, config, now + dt.timedelta(minutes=5))
+    run_budget(db, config, now)
+    run_budget(db, config, now + dt.timedelta(minutes=5))    # nothing new to announce
+    run_due(db, config, now + dt.timedelta(minutes=5))
     [hit] = receiver.hits
     service = json.loads(hit.body)["service"]
     assert (service["threshold_percent"], service["downtime_seconds"]) == (100, 2700.0)

@@ -4,25 +4,25 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from collector.domain.model import Event, Severity
 from collector.notify.dispatcher import run_due
 from collector.notify.outbox import enqueue
+from collector.store import Database
 from collector.store.tables import emails
 from tests.notify.conftest import T0, Mailbox, incident, make_config, parts, smtp_for
 
 
 def test_it_mails_the_maintenance_notice_with_local_start_and_duration(
-        engine: Engine, mailbox: Mailbox) -> None:
+        db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox))
     # 21:00 UTC on 20 November is 22:00 in Paris (UTC+01:00 in winter); 2 hours long.
     maintenance = {"id": 3, "service": "acme-web", "start": "2026-11-20T21:00:00+00:00",
                    "end": "2026-11-20T23:00:00+00:00", "reason": "kernel upgrade"}
-    with engine.begin() as conn:
+    with db.write() as conn:
         enqueue(conn, config, Event.MAINTENANCE_SCHEDULED, {"maintenance": maintenance}, now=T0,
                 service_id="acme-web")
-    run_due(engine, config, T0)
+    run_due(db, config, T0)
     [(rcpt, message)] = mailbox.received
     assert rcpt == ["ops@acme.example"]
     assert "acme-web" in message["Subject"] and "maintenance" in message["Subject"]
@@ -32,13 +32,13 @@ def test_it_mails_the_maintenance_notice_with_local_start_and_duration(
         assert "2 h 00 min" in part and "kernel upgrade" in part
 
 
-def test_it_mails_the_client_when_an_incident_opens(engine: Engine, mailbox: Mailbox) -> None:
+def test_it_mails_the_client_when_an_incident_opens(db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox), public_url="https://vigie.example.net",
                          emails=("ops@acme.example", "cto@acme.example"))
-    with engine.begin() as conn:
+    with db.write() as conn:
         enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident(9)}, now=T0,
                 severity=Severity.CRITICAL, incident_id=9, service_id="acme-web")
-    run_due(engine, config, T0)
+    run_due(db, config, T0)
     [(rcpt, message)] = mailbox.received
     assert sorted(rcpt) == ["cto@acme.example", "ops@acme.example"]
     assert message["Subject"] == "[Vigie] acme-web: critical incident opened on web-01"
@@ -46,31 +46,31 @@ def test_it_mails_the_client_when_an_incident_opens(engine: Engine, mailbox: Mai
     text, html = parts(message)
     assert "web-01 does not answer" in text and "2026-11-03 10:00 (Europe/Paris" in text
     assert "https://vigie.example.net/api/v1/incidents/9" in html
-    with engine.connect() as conn:
+    with db.read() as conn:
         row = conn.execute(select(emails)).one()
     assert (row.state, row.attempts, row.sent_at) == ("sent", 1, T0)
 
 
-def test_it_retries_a_mail_while_the_smtp_server_is_away(engine: Engine, mailbox: Mailbox) -> None:
+def test_it_retries_a_mail_while_the_smtp_server_is_away(db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox))
     away = make_config(smtp=smtp_for(Mailbox(port=1)))  # nothing listens on port 1
-    with engine.begin() as conn:
+    with db.write() as conn:
         enqueue(conn, away, Event.INCIDENT_RESOLVED, {"incident": incident(9, resolved=True)},
                 now=T0, service_id="acme-web")
-    run_due(engine, away, T0)
-    with engine.connect() as conn:
+    run_due(db, away, T0)
+    with db.read() as conn:
         row = conn.execute(select(emails)).one()
     assert row.state == "pending" and row.attempts == 1 and row.last_error
     assert row.next_attempt_at - T0 <= dt.timedelta(seconds=30)
-    run_due(engine, config, row.next_attempt_at)
+    run_due(db, config, row.next_attempt_at)
     [(_, message)] = mailbox.received
     assert "resolved" in message["Subject"]
 
 
-def test_it_queues_no_mail_for_a_client_without_addresses(engine: Engine, mailbox: Mailbox) -> None:
+def test_it_queues_no_mail_for_a_client_without_addresses(db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox), emails=())
-    with engine.begin() as conn:
+    with db.write() as conn:
         enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident()}, now=T0,
                 service_id="acme-web")
-    run_due(engine, config, T0)
+    run_due(db, config, T0)
     assert mailbox.received == []

@@ -5,12 +5,12 @@ import datetime as dt
 import json
 
 import requests
-from sqlalchemy.engine import Engine
 
 from collector.domain.model import Event
+from collector.metrics import deliveries as metric_families
 from collector.notify.dispatcher import run_due
-from collector.notify.metrics import metric_families
 from collector.notify.outbox import enqueue
+from collector.store import Database
 from tests.collector.server import auth, config_text, running_app
 from tests.notify.conftest import SECRET, T0, Receiver, hook, incident, make_config
 
@@ -28,7 +28,7 @@ def test_it_sends_a_manual_incident_to_the_webhook_and_lists_pending_deliveries(
                                       "summary": "client ticket 4411"})
         assert created.status_code == 201, created.text
         now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-        run_due(app.engine, app.config, now)                       # the receiver answers 503
+        run_due(app.db, app.config, now)                       # the receiver answers 503
         listed = requests.get(f"{app.base_url}/api/v1/deliveries?state=pending",
                               headers=auth("admin"), timeout=10)
         assert listed.status_code == 200
@@ -37,7 +37,7 @@ def test_it_sends_a_manual_incident_to_the_webhook_and_lists_pending_deliveries(
         assert pending["last_error"] == "HTTP 503 Service Unavailable"
         forbidden = requests.get(f"{app.base_url}/api/v1/deliveries", headers=auth("acme"), timeout=10)
         assert forbidden.status_code == 403
-        run_due(app.engine, app.config, now + dt.timedelta(minutes=1))
+        run_due(app.db, app.config, now + dt.timedelta(minutes=1))
         still = requests.get(f"{app.base_url}/api/v1/deliveries?state=pending",
                              headers=auth("admin"), timeout=10)
         assert still.json() == []
@@ -59,24 +59,24 @@ def test_it_sends_opening_and_resolution_of_an_incident_recorded_after_the_fact(
                                       "resolved_at": "2026-11-03T10:40:00+01:00",
                                       "summary": "client ticket 4412"})
         assert created.status_code == 201, created.text
-        run_due(app.engine, app.config, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+        run_due(app.db, app.config, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     bodies = [json.loads(h.body) for h in receiver.hits]
     assert sorted(b["event"] for b in bodies) == ["incident.opened", "incident.resolved"]
     assert {b["incident"]["state"] for b in bodies} == {"resolved"}
 
 
-def test_it_counts_deliveries_by_outcome_from_the_table(engine: Engine, receiver: Receiver) -> None:
+def test_it_counts_deliveries_by_outcome_from_the_table(db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     # Run 1 sends rows 1 (503) and 2 (200). Run 2 sends, oldest due first, row 3 (404: failed)
     # then row 1 (200). Delivered 2, retried 1 (row 1's first try), failed 1.
     receiver.statuses = [503, 200, 404, 200]
-    with engine.begin() as conn:
+    with db.write() as conn:
         for n in (1, 2, 3):
             enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident(n)},
                     now=T0 + dt.timedelta(seconds=n))
-    run_due(engine, config, T0 + dt.timedelta(seconds=2))            # rows 1 and 2
-    run_due(engine, config, T0 + dt.timedelta(minutes=1))            # row 1 again, row 3
-    with engine.connect() as conn:
+    run_due(db, config, T0 + dt.timedelta(seconds=2))            # rows 1 and 2
+    run_due(db, config, T0 + dt.timedelta(minutes=1))            # row 1 again, row 3
+    with db.read() as conn:
         total, pending = metric_families(conn)
     by_outcome = {s.labels["outcome"]: s.value for s in total.samples}
     assert by_outcome == {"delivered": 2.0, "retried": 1.0, "failed": 1.0}

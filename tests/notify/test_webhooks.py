@@ -6,39 +6,38 @@ import json
 import threading
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from collector.config import Config
 from collector.domain.model import Event, Severity
 from collector.notify.dispatcher import run_due
 from collector.notify.outbox import enqueue
-from collector.store.engine import make_engine
+from collector.store import Database
 from collector.store.tables import deliveries
 from tests.notify.conftest import T0, Receiver, hook, incident, make_config
 
 
-def _enqueue(engine: Engine, config: Config, event: Event, payload: dict[str, object],
+def _enqueue(db: Database, config: Config, event: Event, payload: dict[str, object],
              now: dt.datetime = T0, **kw: object) -> None:
-    with engine.begin() as conn:
+    with db.write() as conn:
         enqueue(conn, config, event, payload, now=now, **kw)  # type: ignore[arg-type]
 
 
-def _rows(engine: Engine) -> list:
-    with engine.connect() as conn:
+def _rows(db: Database) -> list:
+    with db.read() as conn:
         return list(conn.execute(select(deliveries).order_by(deliveries.c.created_at)).all())
 
 
 def test_it_delivers_on_the_third_try_with_the_same_id_and_a_valid_signature(
-        engine: Engine, receiver: Receiver) -> None:
+        db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     receiver.statuses = [503, 503]
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident()}, severity=Severity.CRITICAL)
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident()}, severity=Severity.CRITICAL)
     now, delays = T0, []
     for _ in range(3):
-        run_due(engine, config, now)
-        row = _rows(engine)[0]
+        run_due(db, config, now)
+        row = _rows(db)[0]
         if row.state == "pending":
-            assert run_due(engine, config, now) == 0  # not due again before its time
+            assert run_due(db, config, now) == 0  # not due again before its time
             delays.append((row.next_attempt_at - now).total_seconds())
             now = row.next_attempt_at
     assert [row.state, row.attempts] == ["delivered", 3]
@@ -54,26 +53,26 @@ def test_it_delivers_on_the_third_try_with_the_same_id_and_a_valid_signature(
     assert receiver.hits[0].headers["Content-Type"] == "application/json"
 
 
-def test_it_does_not_retry_a_410(engine: Engine, receiver: Receiver) -> None:
+def test_it_does_not_retry_a_410(db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     receiver.statuses = [410]
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident()})
-    run_due(engine, config, T0)
-    run_due(engine, config, T0 + dt.timedelta(hours=2))
-    row = _rows(engine)[0]
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident()})
+    run_due(db, config, T0)
+    run_due(db, config, T0 + dt.timedelta(hours=2))
+    row = _rows(db)[0]
     assert (row.state, row.attempts, len(receiver.hits)) == ("failed", 1, 1)
     assert "410" in row.last_error and "Gone" in row.last_error
 
 
-def test_it_gives_up_after_more_than_an_hour_of_failures(engine: Engine, receiver: Receiver) -> None:
+def test_it_gives_up_after_more_than_an_hour_of_failures(db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     receiver.statuses = [500] * 100
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident()})
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident()})
     now, tries_at = T0, []
     while True:
-        run_due(engine, config, now)
+        run_due(db, config, now)
         tries_at.append(now)
-        row = _rows(engine)[0]
+        row = _rows(db)[0]
         if row.state != "pending":
             break
         assert row.next_attempt_at - now <= dt.timedelta(minutes=15)
@@ -84,36 +83,36 @@ def test_it_gives_up_after_more_than_an_hour_of_failures(engine: Engine, receive
 
 
 def test_it_sends_the_resolution_to_a_webhook_that_got_the_opening_whatever_its_filters(
-        engine: Engine, receiver: Receiver) -> None:
+        db: Database, receiver: Receiver) -> None:
     critical_only = hook(receiver.url + "/critical", name="critical", min_severity=Severity.CRITICAL)
     openings_only = hook(receiver.url + "/openings", name="openings",
                          events=(Event.INCIDENT_OPENED,), min_severity=Severity.CRITICAL)
     config = make_config((critical_only, openings_only))
     # Incident 7 opens critical (both get it) and is resolved after being downgraded to minor.
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident(7)},
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident(7)},
              severity=Severity.CRITICAL, incident_id=7, service_id="acme-web")
-    _enqueue(engine, config, Event.INCIDENT_RESOLVED, {"incident": incident(7, "minor", True)},
+    _enqueue(db, config, Event.INCIDENT_RESOLVED, {"incident": incident(7, "minor", True)},
              severity=Severity.MINOR, incident_id=7, service_id="acme-web")
     # Incident 8 opens major: filtered out of both, so its resolution is too.
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident(8, "major")},
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident(8, "major")},
              severity=Severity.MAJOR, incident_id=8, service_id="acme-web")
-    _enqueue(engine, config, Event.INCIDENT_RESOLVED, {"incident": incident(8, "major", True)},
+    _enqueue(db, config, Event.INCIDENT_RESOLVED, {"incident": incident(8, "major", True)},
              severity=Severity.MAJOR, incident_id=8, service_id="acme-web")
-    run_due(engine, config, T0)
+    run_due(db, config, T0)
     got = sorted((h.path, json.loads(h.body)["event"], json.loads(h.body)["incident"]["id"])
                  for h in receiver.hits)
     assert got == [("/hook/critical", "incident.opened", 7), ("/hook/critical", "incident.resolved", 7),
                    ("/hook/openings", "incident.opened", 7), ("/hook/openings", "incident.resolved", 7)]
 
 
-def test_it_sends_a_pending_delivery_once_after_a_restart(db_url: str, engine: Engine,
+def test_it_sends_a_pending_delivery_once_after_a_restart(db_url: str, db: Database,
                                                           receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
-    _enqueue(engine, config, Event.MAINTENANCE_SCHEDULED,
+    _enqueue(db, config, Event.MAINTENANCE_SCHEDULED,
              {"maintenance": {"id": 1, "service": "acme-web", "start": "2026-11-20T22:00:00+01:00",
                               "end": "2026-11-21T00:00:00+01:00", "reason": "kernel"}})
-    engine.dispose()  # the collector stops with the delivery still pending
-    restarted = make_engine(db_url)
+    db.dispose()  # the collector stops with the delivery still pending
+    restarted = Database(db_url)
     try:
         run_due(restarted, config, T0 + dt.timedelta(minutes=5))
         run_due(restarted, config, T0 + dt.timedelta(minutes=10))
@@ -124,11 +123,11 @@ def test_it_sends_a_pending_delivery_once_after_a_restart(db_url: str, engine: E
 
 
 def test_it_never_sends_a_row_twice_when_two_dispatchers_run_at_once(
-        engine: Engine, receiver: Receiver) -> None:
+        db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="ops"),))
     for n in range(6):
-        _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident(n)})
-    threads = [threading.Thread(target=run_due, args=(engine, config, T0)) for _ in range(2)]
+        _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident(n)})
+    threads = [threading.Thread(target=run_due, args=(db, config, T0)) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -137,12 +136,12 @@ def test_it_never_sends_a_row_twice_when_two_dispatchers_run_at_once(
 
 
 def test_it_posts_a_slack_text_with_severity_server_service_duration_and_link(
-        engine: Engine, receiver: Receiver) -> None:
+        db: Database, receiver: Receiver) -> None:
     config = make_config((hook(receiver.url, name="chat", format="slack"),),
                          public_url="https://vigie.example.net")
-    _enqueue(engine, config, Event.INCIDENT_RESOLVED, {"incident": incident(7, resolved=True)},
+    _enqueue(db, config, Event.INCIDENT_RESOLVED, {"incident": incident(7, resolved=True)},
              now=T0 + dt.timedelta(hours=2))
-    run_due(engine, config, T0 + dt.timedelta(hours=2))
+    run_due(db, config, T0 + dt.timedelta(hours=2))
     text = json.loads(receiver.hits[0].body)["text"]
     assert receiver.hits[0].signature_ok
     for part in ("CRITICAL", "resolved", "server web-01", "service acme-web", "lasted 1 h 05 min",
@@ -150,10 +149,10 @@ def test_it_posts_a_slack_text_with_severity_server_service_duration_and_link(
         assert part in text, (part, text)
 
 
-def test_it_keeps_the_url_and_secret_out_of_the_recorded_error(engine: Engine) -> None:
+def test_it_keeps_the_url_and_secret_out_of_the_recorded_error(db: Database) -> None:
     # Chat webhooks carry their credential in the URL path; nothing listens on port 1.
     config = make_config((hook("http://127.0.0.1:1/services/T0/B0/tok3n-in-url", name="chat"),))
-    _enqueue(engine, config, Event.INCIDENT_OPENED, {"incident": incident()})
-    run_due(engine, config, T0)
-    row = _rows(engine)[0]
+    _enqueue(db, config, Event.INCIDENT_OPENED, {"incident": incident()})
+    run_due(db, config, T0)
+    row = _rows(db)[0]
     assert row.state == "pending" and row.last_error == "connection failed"

@@ -1,4 +1,4 @@
-"""Which server an Alertmanager alert is about, and how bad it is (collector.alertmanager's
+"""Which server an Alertmanager alert is about, and how bad it is (collector.services.alertmanager's
 pure rules), on hand-made configurations: states a live Prometheus rarely produces."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from collector.alertmanager import Alert, end_time, find_server, severity_of, start_time
 from collector.config import Config, Secret, Server
 from collector.domain.model import Severity
+from collector.services.alertmanager import Alert, end_time, find_server, severity_of, start_time
 
 CONFIG = Config(path="collector.toml", servers=(
     Server("web-01", "acme-web", "192.0.2.10", Secret("t1"), metrics_address="10.0.0.10:9839"),

@@ -130,7 +130,7 @@ def test_it_finds_the_server_by_instance_and_maps_the_severity(collector: str) -
 
 def test_it_accepts_and_counts_alerts_about_no_known_server(
         collector: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="collector.alertmanager")
+    caplog.set_level(logging.WARNING, logger="collector.services.alertmanager")
     body = webhook(alert("firing", "dd01", server="mail-09", severity="critical"),
                    alert("firing", "dd02", instance="198.51.100.7:9100"),
                    alert("firing", "dd03", alertname="Watchdog"),
@@ -143,7 +143,7 @@ def test_it_accepts_and_counts_alerts_about_no_known_server(
     assert counters(collector) == {"opened": 1, "resolved": 0, "duplicate": 1,
                                    "unknown_server": 3}
     assert incidents(collector, state="open") == incidents(collector, server="web-01")
-    warned = [r.getMessage() for r in caplog.records if r.name == "collector.alertmanager"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "collector.services.alertmanager"]
     assert len(warned) == 3 and "'server': 'mail-09'" in warned[0]
     assert "198.51.100.7:9100" in warned[1]
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from collector.domain.model import Responsibility
-from collector.domain.periods import Period, month_period
 from collector.domain.sla import IncidentInput, MaintenanceInput, ServiceTerms
+from collector.domain.sla.periods import Period, month_period
 
 PARIS = ZoneInfo("Europe/Paris")
 NOTICE = timedelta(days=8)  # contract §4: at least 8 calendar days of notice

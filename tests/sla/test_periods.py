@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from collector.domain.coverage import CoverageSpec, coverage
-from collector.domain.periods import (
+from collector.domain.sla.coverage import CoverageSpec, coverage
+from collector.domain.sla.periods import (
     contract_year,
     contract_year_at,
     current_month,

@@ -6,10 +6,10 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.domain.intervals import IntervalSet, Pair
 from collector.domain.model import Responsibility
-from collector.domain.periods import month_period
 from collector.domain.sla import build_report
+from collector.domain.sla.intervals import IntervalSet, Pair
+from collector.domain.sla.periods import month_period
 from tests.sla.examples import PARIS, maintenance, outage, terms
 
 pairs = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=8)

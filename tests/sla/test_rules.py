@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from collector.domain.coverage import CoverageSpec
 from collector.domain.model import Responsibility
-from collector.domain.periods import Period, contract_year, month_period
 from collector.domain.sla import (
     IncidentInput,
     MaintenanceInput,
@@ -18,6 +16,9 @@ from collector.domain.sla import (
     build_report,
     gtr_credit_percent,
 )
+from collector.domain.sla.coverage import CoverageSpec
+from collector.domain.sla.periods import Period, contract_year, month_period
+from collector.render.json import report_json
 from tests.sla.examples import PARIS, maintenance, outage, paris, terms
 
 SEPT = month_period(2026, 9, PARIS)
@@ -32,7 +33,7 @@ def report(
     now: datetime = LATER,
     **changes: Any,
 ) -> dict[str, Any]:
-    return build_report(terms(**changes), period, incidents, maintenances, now).to_json()
+    return report_json(build_report(terms(**changes), period, incidents, maintenances, now))
 
 
 def test_it_splits_an_incident_across_a_month_boundary() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from collector.domain.sla import build_report
+from collector.render.json import report_json
 from tests.sla.examples import worked_example
 
 
 def test_it_reproduces_the_worked_example_with_a_planned_maintenance() -> None:
     ex = worked_example(notice_days=15)
     report = build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now)
-    data = report.to_json()
+    data = report_json(report)
     # |C| = 30 days x 86,400 = 2,592,000 s (Paris on UTC+2 all September)
     # E = client 14:00-16:00 (7,200) + planned maintenance 02:00-03:00 (3,600) = 10,800
     # D = 10:00-10:30 (1,800) + 08:00-13:10 (18,600) = 20,400
@@ -47,7 +48,7 @@ def test_it_reproduces_the_worked_example_with_a_planned_maintenance() -> None:
 
 def test_it_counts_a_maintenance_announced_five_days_ahead_as_downtime() -> None:
     ex = worked_example(notice_days=5)
-    data = build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now).to_json()
+    data = report_json(build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now))
     # not planned (5 < 8 days, contract §4): E = 7,200; D = 20,400 + 3,600 = 24,000
     # availability = (2,592,000 - 7,200 - 24,000) / 2,584,800 = 0.99071495... -> 99.0715 %
     # credit: floor(24,000 / 3,600) = 6 slices x 2.5 % = 15 % x 300 = 45.00; GTR still 90.00
@@ -62,7 +63,7 @@ def test_it_counts_a_maintenance_announced_five_days_ahead_as_downtime() -> None
 
 def test_it_draws_the_worked_example_timeline() -> None:
     ex = worked_example()
-    data = build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now).to_json()
+    data = report_json(build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now))
     # Paris times of contract §8: (kind, start, end)
     assert [(t["kind"], t["start"][5:16], t["end"][11:16]) for t in data["timeline"]] == [
         ("downtime", "09-03T10:00", "10:30"),

@@ -3,7 +3,7 @@
 The body is Alertmanager's own (https://prometheus.io/docs/alerting/latest/configuration/
 #webhook_config); fields it adds in later versions are ignored. The answer is 202 even for
 alerts about no known server: refusing them would only make Alertmanager retry a batch
-that can never succeed (they are counted and logged instead, collector.alertmanager).
+that can never succeed (they are counted and logged instead, collector.services.alertmanager).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector import alertmanager
-from collector.alertmanager import Alert, Outcome
 from collector.api.auth import Admin
+from collector.services import alertmanager
+from collector.services.alertmanager import Alert, Outcome
 
 router = APIRouter(prefix="/api/v1/alertmanager", tags=["alertmanager"])
 
@@ -67,8 +67,9 @@ def _alert(body: WebhookIn, a: AlertIn) -> Alert:
 @router.post("", status_code=202)
 def receive(body: WebhookIn, request: Request, principal: Admin) -> JSONResponse:
     now = dt.datetime.now(dt.UTC)
-    done = alertmanager.receive(request.app.state.engine, request.app.state.config,
-                                [_alert(body, a) for a in body.alerts], now)
+    done = alertmanager.receive(request.app.state.db, request.app.state.config,
+                                [_alert(body, a) for a in body.alerts], now,
+                                request.app.state.alert_counts)
     ignored = done[Outcome.DUPLICATE] + done[Outcome.UNKNOWN_SERVER]
     return JSONResponse({"opened": done[Outcome.OPENED], "resolved": done[Outcome.RESOLVED],
                          "ignored": ignored}, status_code=202)

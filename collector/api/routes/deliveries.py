@@ -23,7 +23,7 @@ def list_deliveries(request: Request, principal: Admin,
     query = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(LIMIT)
     if state is not None:
         query = query.where(deliveries.c.state == state)
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         rows = conn.execute(query).all()
     return [{
         "id": r.id, "webhook": r.webhook, "event": r.event, "incident_id": r.incident_id,

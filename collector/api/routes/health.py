@@ -17,7 +17,7 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
     try:
-        with request.app.state.engine.connect() as conn:
+        with request.app.state.db.read() as conn:
             conn.execute(sa.text("SELECT 1"))
     except SQLAlchemyError as exc:
         logger.warning("health check: database unreachable (%s)", type(exc).__name__)

@@ -7,22 +7,23 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from collector import incidents as incidents_service
+from collector.api import presenter
 from collector.api.auth import Admin, Principal, PrincipalKind, Reader
 from collector.api.schemas import IncidentIn, IncidentPatch
 from collector.config import Config
 from collector.domain import incidents as rules
+from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState
 from collector.errors import Invalid, NotFound
-from collector.store import incident_rows
+from collector.services import incidents as incidents_service
+from collector.store import Conn
+from collector.store import incidents as incident_rows
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-def _detail(conn: Any, config: Config, incident: incidents_service.Incident) -> dict[str, Any]:
-    return {**incidents_service.incident_json(incident, config),
-            "evidence": incident.evidence, "created_by": incident.created_by,
-            "timeline": incidents_service.timeline_json(conn, incident, config)}
+def _detail(conn: Conn, config: Config, incident: Incident) -> dict[str, Any]:
+    return presenter.incident_detail(incident, incident_rows.timeline(conn, incident.id), config)
 
 
 def _scope(config: Config, principal: Principal, service_id: str | None,
@@ -43,16 +44,16 @@ def list_incidents(request: Request, principal: Reader, state: IncidentState | N
                    ) -> list[dict[str, Any]]:
     config: Config = request.app.state.config
     scope = _scope(config, principal, service, server)
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         found = incident_rows.search(conn, service_ids=scope, state=state, service=service,
                                      server=server)
-    return [incidents_service.incident_json(i, config) for i in found]
+    return [presenter.incident_json(i, config) for i in found]
 
 
 @router.get("/{incident_id}")
 def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         incident = incidents_service.get_incident(conn, incident_id)
         if not principal.can_see_service(config, incident.service_id):
             raise NotFound(f"incident {incident_id} not found")
@@ -64,7 +65,7 @@ def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSO
     config: Config = request.app.state.config
     service_id, server_id = _target(config, body.service, body.server)
     now = dt.datetime.now(dt.UTC)
-    with request.app.state.engine.begin() as conn:
+    with request.app.state.db.write() as conn:
         incident = incidents_service.open_incident(
             conn, config, service_id=service_id, server_id=server_id, kind=IncidentKind.MANUAL,
             severity=body.severity, responsibility=body.responsibility,
@@ -101,7 +102,7 @@ def patch_incident(incident_id: int, body: IncidentPatch, request: Request,
     for name in ("responsibility", "summary", "severity", "affects_availability"):
         if name in changes and changes[name] is None:
             raise Invalid(f"body.{name}: may not be null")
-    with request.app.state.engine.begin() as conn:
+    with request.app.state.db.write() as conn:
         if "acknowledged" in body.model_fields_set:
             current = incidents_service.get_incident(conn, incident_id)
             changes.update(rules.acknowledge(current, now) if body.acknowledged

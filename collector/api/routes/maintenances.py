@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from collector import maintenances as service
+from collector.api import presenter
 from collector.api.auth import Admin, PrincipalKind, Reader
 from collector.api.schemas import MaintenanceIn
 from collector.config import Config
 from collector.errors import NotFound
+from collector.services import maintenances as service
 
 router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"])
 
@@ -20,13 +21,13 @@ router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"])
 def create(body: MaintenanceIn, request: Request, principal: Admin) -> JSONResponse:
     config: Config = request.app.state.config
     now = dt.datetime.now(dt.UTC)
-    with request.app.state.engine.begin() as conn:
+    with request.app.state.db.write() as conn:
         m = service.create_maintenance(
             conn, config, service_id=body.service, start=body.start, end=body.end,
             # no notice date given: the notice is being recorded now
             notified_at=body.notified_at or now, reason=body.reason, actor=principal.name,
             now=now)
-    return JSONResponse(service.maintenance_json(m, config), status_code=201)
+    return JSONResponse(presenter.maintenance_json(m, config), status_code=201)
 
 
 @router.get("")
@@ -41,16 +42,16 @@ def list_all(request: Request, principal: Reader,
         scope = [service_id]
     elif principal.kind is not PrincipalKind.ADMIN:
         scope = principal.visible_services(config)
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         found = service.list_maintenances(conn, service_ids=scope)
-    return [service.maintenance_json(m, config) for m in found]
+    return [presenter.maintenance_json(m, config) for m in found]
 
 
 @router.get("/{maintenance_id}")
 def get_one(maintenance_id: int, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         m = service.get_maintenance(conn, maintenance_id)
     if not principal.can_see_service(config, m.service_id):
         raise NotFound(f"maintenance {maintenance_id} not found")
-    return service.maintenance_json(m, config)
+    return presenter.maintenance_json(m, config)

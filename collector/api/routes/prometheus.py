@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from collector.api.auth import Admin
-from collector.prometheus_sd import target_groups
+from collector.api.presenter import target_groups
 
 router = APIRouter(prefix="/api/v1/prometheus", tags=["prometheus"])
 

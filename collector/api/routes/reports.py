@@ -24,7 +24,7 @@ from collector.api.auth import agent_principal
 from collector.api.errors import describe
 from collector.api.schemas import ReportIn
 from collector.errors import Forbidden, Invalid, TooLarge, Unauthorized
-from collector.ingest import Incoming, IngestWriter, ReportHeader
+from collector.services.ingest import Incoming, IngestWriter, ReportHeader
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def loads(raw: bytes) -> Any:
 
 
 class ReportsEndpoint:
-    """The ASGI app of POST /api/v1/reports, reading the app's `state` (tokens, engine,
+    """The ASGI app of POST /api/v1/reports, reading the app's `state` (tokens, db,
     config, metrics). Errors answer `{"error": "..."}` like the rest of the API."""
 
     def __init__(self, state: State) -> None:
@@ -129,7 +129,7 @@ class ReportsEndpoint:
         """The app's group-commit writer, made on first use (one per app)."""
         writer: IngestWriter | None = getattr(self.state, "ingest_writer", None)
         if writer is None:  # no await since the lookup: one event loop, one writer
-            writer = self.state.ingest_writer = IngestWriter(self.state.engine,
+            writer = self.state.ingest_writer = IngestWriter(self.state.db,
                                                              self.state.config)
         return writer
 

@@ -1,47 +1,35 @@
 """Servers and their stored reports (SPEC §5); a client sees its own services' servers."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
-from sqlalchemy.engine import Connection
 
+from collector.api import presenter
 from collector.api.auth import Principal, Reader
 from collector.config import Config, Server
 from collector.domain.model import ServerStatus
-from collector.incidents import rfc3339, service_zone
-from collector.store import queries
+from collector.store import Conn
+from collector.store import reports as report_store
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
 
 
-def server_json(config: Config, server: Server, state: queries.ServerStateRow | None,
-                last_report: dt.datetime | None) -> dict[str, Any]:
-    tz = service_zone(config, server.service)
-    status = state.status if state else ServerStatus.UNKNOWN.value
-    last = state.last_report_at if state and state.last_report_at else last_report
-    return {"id": server.id, "service": server.service, "status": status,
-            "last_report_at": rfc3339(last, tz), "agent": server.agent,
-            "status_since": rfc3339(state.changed_at if state else None, tz)}
-
-
-def list_servers(conn: Connection, config: Config, servers: list[Server]) -> list[dict[str, Any]]:
-    states = queries.server_states(conn)
-    lasts = queries.last_report_times(conn)
-    return [server_json(config, s, states.get(s.id), lasts.get(s.id)) for s in servers]
-
-
-def reports_json(conn: Connection, config: Config, server: Server, *,
-                 since: dt.datetime | None, until: dt.datetime | None,
-                 limit: int) -> list[dict[str, Any]]:
-    """SPEC §5: oldest first, each with collected_at, received_at and its figures (the
-    report's own fields, as the agent sent them)."""
-    tz = service_zone(config, server.service)
-    return [{**r.body, "report_id": r.report_id, "collected_at": rfc3339(r.collected_at, tz),
-             "received_at": rfc3339(r.received_at, tz)}
-            for r in queries.list_reports(conn, server.id, since=since, until=until, limit=limit)]
+def servers_json(conn: Conn, config: Config, servers: list[Server],
+                 status: ServerStatus | None = None) -> list[dict[str, Any]]:
+    states = report_store.server_states(conn)
+    lasts = report_store.last_report_times(conn)
+    out = []
+    for server in servers:
+        state = states.get(server.id)
+        shown = state.status if state else ServerStatus.UNKNOWN.value
+        if status is not None and shown != status.value:
+            continue
+        last = state.last_report_at if state and state.last_report_at else lasts.get(server.id)
+        out.append(presenter.server_json(config, server, shown, last,
+                                         state.changed_at if state else None))
+    return out
 
 
 def _visible(config: Config, principal: Principal, server_id: str) -> Server:
@@ -52,28 +40,35 @@ def _visible(config: Config, principal: Principal, server_id: str) -> Server:
 
 
 @router.get("")
-def get_servers(request: Request,
-                principal: Reader) -> list[dict[str, Any]]:
+def get_servers(request: Request, principal: Reader, status: ServerStatus | None = None,
+                service: str | None = None) -> list[dict[str, Any]]:
+    """Every server the caller may see; `status` and `service` filter the list (a service
+    outside a client's scope is a 404, as everywhere)."""
     config: Config = request.app.state.config
-    visible = [s for s in config.servers if principal.can_see_server(config, s.id)]
-    with request.app.state.engine.connect() as conn:
-        return list_servers(conn, config, visible)
+    if service is not None:
+        principal.check_service(config, service)
+    visible = [s for s in config.servers if (service is None or s.service == service)
+               and principal.can_see_server(config, s.id)]
+    with request.app.state.db.read() as conn:
+        return servers_json(conn, config, visible, status)
 
 
 @router.get("/{server_id}")
-def get_server(server_id: str, request: Request,
-               principal: Reader) -> dict[str, Any]:
+def get_server(server_id: str, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     server = _visible(config, principal, server_id)
-    with request.app.state.engine.connect() as conn:
-        return list_servers(conn, config, [server])[0]
+    with request.app.state.db.read() as conn:
+        return servers_json(conn, config, [server])[0]
 
 
 @router.get("/{server_id}/reports")
 def get_reports(server_id: str, request: Request, principal: Reader,
                 since: AwareDatetime | None = None, until: AwareDatetime | None = None,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
+    """SPEC §5: oldest first, each with collected_at, received_at and its figures."""
     config: Config = request.app.state.config
     server = _visible(config, principal, server_id)
-    with request.app.state.engine.connect() as conn:
-        return reports_json(conn, config, server, since=since, until=until, limit=limit)
+    with request.app.state.db.read() as conn:
+        stored = report_store.list_reports(conn, server.id, since=since, until=until,
+                                           limit=limit)
+    return [presenter.report_json(config, server, r) for r in stored]

@@ -1,6 +1,6 @@
 """GET /api/v1/services/{id}/sla (SPEC §5, §7): the report `vigie-collector sla` prints.
 
-A thin adapter: the query is read, the report built by `collector.sla_service` and
+A thin adapter: the query is read, the report built by `collector.services.sla` and
 serialized by the same `render()` as the CLI. A client sees its own services only
 (anything else is 404, SPEC §5).
 """
@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from collector import sla_service
 from collector.api.auth import Reader
 from collector.config import Config
 from collector.errors import Invalid
+from collector.services import sla as sla_service
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def get_sla(service_id: str, request: Request, principal: Reader,
         raise Invalid("month: give month or year, not both")
     number = _year(year)
     now = dt.datetime.now(dt.UTC)  # the clock, read once at the edge
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.db.read() as conn:
         report = sla_service.service_report(conn, config, service_id, month=month,
                                             year=number, now=now)
     return Response(sla_service.render(report, fmt), media_type=sla_service.FORMATS[fmt])

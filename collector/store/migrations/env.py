@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from collector.store.engine import make_engine
+from collector.store.database import make_engine
 from collector.store.tables import metadata
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from collector.domain.periods import PeriodKind, zone
-from collector.domain.sla_model import IncidentLine, MonthLine
+from collector.domain.sla.model import IncidentLine, MonthLine
+from collector.domain.sla.periods import PeriodKind, zone
 
 if TYPE_CHECKING:
     from collector.domain.sla import SlaReport

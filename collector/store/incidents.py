@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, Responsibility, Severity
+from collector.store.database import Conn
 from collector.store.tables import incident_events, incidents
 
 _COLUMNS = ("service_id", "server_id", "kind", "severity", "state", "responsibility",
@@ -44,19 +45,19 @@ def _values(incident: Incident) -> dict[str, Any]:
     return {c: getattr(incident, c) for c in _COLUMNS}
 
 
-def insert(conn: Connection, incident: Incident) -> Incident:
+def insert(conn: Conn, incident: Incident) -> Incident:
     new_id = conn.execute(incidents.insert().values(**_values(incident))
                           .returning(incidents.c.id)).scalar_one()
     return get(conn, int(new_id)) or incident
 
 
-def save(conn: Connection, incident: Incident, fields: Iterable[str]) -> None:
+def save(conn: Conn, incident: Incident, fields: Iterable[str]) -> None:
     values = {f: getattr(incident, f) for f in fields}
     if values:
         conn.execute(incidents.update().where(incidents.c.id == incident.id).values(**values))
 
 
-def get(conn: Connection, incident_id: int, *, for_update: bool = False) -> Incident | None:
+def get(conn: Conn, incident_id: int, *, for_update: bool = False) -> Incident | None:
     query = sa.select(incidents).where(incidents.c.id == incident_id)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -64,7 +65,7 @@ def get(conn: Connection, incident_id: int, *, for_update: bool = False) -> Inci
     return from_row(row) if row else None
 
 
-def find_open(conn: Connection, dedup_key: str) -> Incident | None:
+def find_open(conn: Conn, dedup_key: str) -> Incident | None:
     row = conn.execute(
         sa.select(incidents)
         .where(incidents.c.dedup_key == dedup_key, incidents.c.state == IncidentState.OPEN.value)
@@ -72,7 +73,7 @@ def find_open(conn: Connection, dedup_key: str) -> Incident | None:
     return from_row(row) if row else None
 
 
-def find_recent(conn: Connection, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
+def find_recent(conn: Conn, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
     row = conn.execute(
         sa.select(incidents)
         .where(incidents.c.dedup_key == dedup_key,
@@ -83,7 +84,7 @@ def find_recent(conn: Connection, dedup_key: str, resolved_since: dt.datetime) -
     return from_row(row) if row else None
 
 
-def search(conn: Connection, *, service_ids: Iterable[str] | None = None,
+def search(conn: Conn, *, service_ids: Iterable[str] | None = None,
            state: IncidentState | None = None, service: str | None = None,
            server: str | None = None, limit: int = 500) -> list[Incident]:
     """Newest first (SPEC §5); `service_ids` None means every service."""
@@ -100,16 +101,24 @@ def search(conn: Connection, *, service_ids: Iterable[str] | None = None,
     return [from_row(r) for r in conn.execute(query).mappings()]
 
 
-def add_event(conn: Connection, incident_id: int, *, at: dt.datetime, actor: str, action: str,
+def add_event(conn: Conn, incident_id: int, *, at: dt.datetime, actor: str, action: str,
               changes: dict[str, list[Any]], reason: str | None) -> None:
     conn.execute(incident_events.insert().values(
         incident_id=incident_id, at=at, actor=actor, action=action, changes=changes,
         reason=reason))
 
 
-def timeline(conn: Connection, incident_id: int) -> list[TimelineEntry]:
+def timeline(conn: Conn, incident_id: int) -> list[TimelineEntry]:
     rows = conn.execute(
         sa.select(incident_events).where(incident_events.c.incident_id == incident_id)
         .order_by(incident_events.c.at, incident_events.c.id)).mappings()
     return [TimelineEntry(r["at"], r["actor"], r["action"], dict(r["changes"] or {}), r["reason"])
             for r in rows]
+
+
+def open_counts(conn: Conn) -> dict[str, int]:
+    """Open incidents by severity value."""
+    return dict(conn.execute(
+        sa.select(incidents.c.severity, sa.func.count())
+        .where(incidents.c.state == IncidentState.OPEN.value)
+        .group_by(incidents.c.severity)).all())

@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from collector.domain.intervals import ts
+from collector.domain.sla.intervals import ts
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from collector.domain.coverage import coverage
-from collector.domain.intervals import IntervalSet, Pair, intersect_all, ts
 from collector.domain.model import Responsibility
-from collector.domain.periods import Period, zone
-from collector.domain.sla_model import IncidentInput, MaintenanceInput, ServiceTerms
+from collector.domain.sla.coverage import coverage
+from collector.domain.sla.intervals import IntervalSet, Pair, intersect_all, ts
+from collector.domain.sla.model import IncidentInput, MaintenanceInput, ServiceTerms
+from collector.domain.sla.periods import Period, zone
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """check_failed incidents from the `checks` of a report (issue 7, contract §3).
 
-Called by `collector.detector.after_ingest_parsed` inside the ingest transaction, for a
+Called by `collector.services.detection.after_ingest_parsed` inside the ingest transaction, for a
 server whose report has a failing check or that has an open check incident.
 """
 from __future__ import annotations
@@ -9,14 +9,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from collector import incidents
 from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Settings
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, Responsibility, Severity
+from collector.services import incidents
+from collector.store import Conn
 
 ACTOR = "detector"
 
@@ -28,7 +27,7 @@ def failing(report: Mapping[str, Any]) -> bool:
         for c in checks)
 
 
-def apply(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
+def apply(conn: Conn, config: Config, server: Server, report: Mapping[str, Any],
                   collected_at: dt.datetime, now: dt.datetime, settings: Settings,
                   opened: dict[str, Incident]) -> None:
     checks = report.get("checks")
@@ -62,7 +61,7 @@ def apply(conn: Connection, config: Config, server: Server, report: Mapping[str,
                                    actor=ACTOR, now=now, reason="check no longer reported")
 
 
-def _failed(conn: Connection, config: Config, server: Server, check: Mapping[str, Any],
+def _failed(conn: Conn, config: Config, server: Server, check: Mapping[str, Any],
             key: str, current: Incident | None, collected_at: dt.datetime,
             now: dt.datetime, settings: Settings, report_id: str) -> Incident | None:
     """Open, reopen or escalate the check's incident; the incident when it changed."""

@@ -7,16 +7,14 @@ import datetime as dt
 import enum
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from sqlalchemy.engine import Connection
 
 from collector.config import Config
 from collector.domain import incidents as rules
 from collector.domain.incidents import Change, Incident, IncidentRuleError
 from collector.domain.model import Event, IncidentKind, IncidentState, Responsibility, Severity
 from collector.errors import Invalid, NotFound
-from collector.store import incident_rows as rows
+from collector.store import Conn
+from collector.store import incidents as rows
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +22,7 @@ _EVENT_OF_ACTION = {"opened": Event.INCIDENT_OPENED, "resolved": Event.INCIDENT_
                     "updated": Event.INCIDENT_UPDATED, "reopened": Event.INCIDENT_UPDATED}
 
 
-def open_incident(conn: Connection, config: Config, *, service_id: str, server_id: str | None,
+def open_incident(conn: Conn, config: Config, *, service_id: str, server_id: str | None,
                   kind: IncidentKind, severity: Severity, responsibility: Responsibility,
                   affects_availability: bool, started_at: dt.datetime,
                   detected_at: dt.datetime, summary: str, evidence: dict[str, Any],
@@ -58,22 +56,22 @@ def open_incident(conn: Connection, config: Config, *, service_id: str, server_i
     return incident
 
 
-def find_open(conn: Connection, dedup_key: str) -> Incident | None:
+def find_open(conn: Conn, dedup_key: str) -> Incident | None:
     return rows.find_open(conn, dedup_key)
 
 
-def find_recent(conn: Connection, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
+def find_recent(conn: Conn, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
     return rows.find_recent(conn, dedup_key, resolved_since)
 
 
-def get_incident(conn: Connection, incident_id: int) -> Incident:
+def get_incident(conn: Conn, incident_id: int) -> Incident:
     incident = rows.get(conn, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
 
 
-def resolve_incident(conn: Connection, config: Config, incident_id: int, *,
+def resolve_incident(conn: Conn, config: Config, incident_id: int, *,
                      resolved_at: dt.datetime, actor: str, now: dt.datetime,
                      reason: str | None = None) -> Incident:
     incident = _locked(conn, incident_id)
@@ -81,14 +79,14 @@ def resolve_incident(conn: Connection, config: Config, incident_id: int, *,
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
 
 
-def reopen_incident(conn: Connection, config: Config, incident_id: int, *, actor: str,
+def reopen_incident(conn: Conn, config: Config, incident_id: int, *, actor: str,
                     now: dt.datetime, reason: str) -> Incident:
     incident = _locked(conn, incident_id)
     change = _check(lambda: rules.reopen(incident, now))
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
 
 
-def update_incident(conn: Connection, config: Config, incident_id: int, *,
+def update_incident(conn: Conn, config: Config, incident_id: int, *,
                     changes: dict[str, Any], actor: str, reason: str | None,
                     now: dt.datetime) -> Incident:
     """Apply an admin's edit; `changes` maps Incident fields to new values."""
@@ -99,7 +97,7 @@ def update_incident(conn: Connection, config: Config, incident_id: int, *,
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
 
 
-def _locked(conn: Connection, incident_id: int) -> Incident:
+def _locked(conn: Conn, incident_id: int) -> Incident:
     incident = rows.get(conn, incident_id, for_update=True)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
@@ -113,7 +111,7 @@ def _check(step: Any) -> Any:
         raise Invalid(str(exc)) from None
 
 
-def _commit(conn: Connection, config: Config, before: Incident, change: Change, *, actor: str,
+def _commit(conn: Conn, config: Config, before: Incident, change: Change, *, actor: str,
             reason: str | None, now: dt.datetime) -> Incident:
     rows.save(conn, change.incident, [k for k in change.changes])
     _record(conn, config, change, actor=actor, reason=reason, now=now)
@@ -122,7 +120,7 @@ def _commit(conn: Connection, config: Config, before: Incident, change: Change, 
     return change.incident
 
 
-def _record(conn: Connection, config: Config, change: Change, *, actor: str,
+def _record(conn: Conn, config: Config, change: Change, *, actor: str,
             reason: str | None, now: dt.datetime) -> None:
     incident = change.incident
     rows.add_event(conn, incident.id, at=now, actor=actor, action=change.action, reason=reason,
@@ -131,8 +129,9 @@ def _record(conn: Connection, config: Config, change: Change, *, actor: str,
     _announce(conn, config, incident, _EVENT_OF_ACTION[change.action], now)
 
 
-def _announce(conn: Connection, config: Config, incident: Incident, event: Event,
+def _announce(conn: Conn, config: Config, incident: Incident, event: Event,
               now: dt.datetime) -> None:
+    from collector.api.presenter import incident_json
     from collector.notify.outbox import enqueue  # the notifications package; no cycle at import
 
     enqueue(conn, config, event, {"incident": incident_json(incident, config)}, now=now,
@@ -145,36 +144,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     return value
-
-
-def service_zone(config: Config, service_id: str) -> ZoneInfo:
-    service = config.service(service_id)
-    return ZoneInfo(service.timezone if service else config.timezone)
-
-
-def rfc3339(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
-    return value.astimezone(tz).isoformat() if value is not None else None
-
-
-def incident_json(incident: Incident, config: Config | None = None) -> dict[str, Any]:
-    """SPEC §5's incident object; times in the service's zone (UTC without a config)."""
-    tz = service_zone(config, incident.service_id) if config else ZoneInfo("UTC")
-    return {
-        "id": incident.id, "server": incident.server_id, "service": incident.service_id,
-        "kind": incident.kind.value, "severity": incident.severity.value,
-        "state": incident.state.value, "responsibility": incident.responsibility.value,
-        "affects_availability": incident.affects_availability,
-        "started_at": rfc3339(incident.started_at, tz),
-        "detected_at": rfc3339(incident.detected_at, tz),
-        "notified_at": rfc3339(incident.notified_at, tz),
-        "acknowledged_at": rfc3339(incident.acknowledged_at, tz),
-        "resolved_at": rfc3339(incident.resolved_at, tz),
-        "summary": incident.summary, "problem_id": incident.problem_id,
-    }
-
-
-def timeline_json(conn: Connection, incident: Incident, config: Config) -> list[dict[str, Any]]:
-    tz = service_zone(config, incident.service_id)
-    return [{"at": rfc3339(e.at, tz), "actor": e.actor, "action": e.action,
-             "changes": e.changes, "reason": e.reason}
-            for e in rows.timeline(conn, incident.id)]

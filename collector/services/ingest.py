@@ -23,16 +23,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-
 from collector.config import Config
-from collector.store import queries
+from collector.store import Conn, Database
+from collector.services import detection
+from collector.store import reports as queries
 
 logger = logging.getLogger(__name__)
 
-# (body, collected_at as parsed by the route, received_at) per new report
-AfterIngest = Callable[[Connection, Config,
-                        Sequence[tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]]], None]
 MAX_BATCH = 256          # reports per transaction
 IDLE_EXIT = 10.0         # seconds without a report before the writer thread ends
 
@@ -57,11 +54,10 @@ class Incoming:
     received_at: dt.datetime
 
 
-def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> list[bool]:
+def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> list[bool]:
     """Store the reports in one transaction; for each, True when it was new. Detection
     runs in the same transaction, so a report is never stored without detection seeing it."""
-    hook = after_ingest_hook()
-    with engine.begin() as conn:
+    with db.write() as conn:
         new_ids = queries.insert_reports(conn, [queries.NewReport(
             i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
             max(1, round(i.header.interval)), i.body_json) for i in batch])
@@ -72,7 +68,7 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
         fresh = [(i.body, i.header.collected_at, i.received_at)  # parsed once, by the route
                  for i, new in zip(batch, stored) if new]
         if fresh:
-            hook(conn, config, fresh)
+            detection.after_ingest_parsed(conn, config, fresh)
     if not logger.isEnabledFor(logging.DEBUG):  # the hot path: no per-report arguments
         return stored
     for item, new in zip(batch, stored):
@@ -80,15 +76,6 @@ def ingest_batch(engine: Engine, config: Config, batch: Sequence[Incoming]) -> l
                      item.header.server_id, "stored" if new else "already stored",
                      (item.received_at - item.header.collected_at).total_seconds())
     return stored
-
-
-def after_ingest_hook() -> AfterIngest:
-    """`collector.detector.after_ingest_parsed` (`after_ingest` for a batch, with
-    the reports' collected_at already parsed), imported when first needed (detection imports the
-    incidents service, which imports the notifications: not at ingest's import time)."""
-    from collector import detector
-
-    return detector.after_ingest_parsed
 
 
 Waiter = Future[bool] | asyncio.Future[bool]
@@ -104,14 +91,14 @@ class IngestWriter:
     turns on a file lock (`SqliteWriteLock`): the kernel wakes the next one as soon as the
     lock is free, where SQLite's busy handler would sleep-and-retry for milliseconds."""
 
-    def __init__(self, engine: Engine, config: Config, *, max_batch: int = MAX_BATCH,
+    def __init__(self, db: Database, config: Config, *, max_batch: int = MAX_BATCH,
                  idle_exit: float = IDLE_EXIT) -> None:
-        self.engine, self.config = engine, config
+        self.db, self.config = db, config
         self.max_batch, self.idle_exit = max_batch, idle_exit
         self._queue: queue.SimpleQueue[tuple[Incoming, Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._write_lock = SqliteWriteLock.for_engine(engine)
+        self._write_lock = SqliteWriteLock.for_database(db)
 
     def submit(self, item: Incoming) -> Future[bool]:
         future: Future[bool] = Future()
@@ -154,7 +141,7 @@ class IngestWriter:
 
     def _store(self, items: list[Incoming]) -> list[bool | BaseException]:
         try:
-            return list(ingest_batch(self.engine, self.config, items))
+            return list(ingest_batch(self.db, self.config, items))
         except Exception as exc:  # noqa: BLE001 -- handed to each request, which answers 500
             if len(items) == 1:
                 return [exc]
@@ -201,11 +188,9 @@ class SqliteWriteLock:
         self._fd: int | None = None
 
     @classmethod
-    def for_engine(cls, engine: Engine) -> SqliteWriteLock:
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-            return cls(None)
-        return cls(os.path.abspath(database) + "-ingest.lock")
+    def for_database(cls, db: Database) -> SqliteWriteLock:
+        path = db.sqlite_path()
+        return cls(path + "-ingest.lock" if path else None)
 
     def __enter__(self) -> None:
         if self.path is None:
@@ -224,13 +209,13 @@ class SqliteWriteLock:
             self._fd = None
 
 
-def prune_reports(engine: Engine, config: Config, now: dt.datetime) -> int:
+def prune_reports(db: Database, config: Config, now: dt.datetime) -> int:
     """Delete reports older than `report_retention_days`, in batches of short transactions
     so that ingest never waits long behind the prune."""
     before = now - dt.timedelta(days=config.report_retention_days)
     total = 0
     while True:
-        with engine.begin() as conn:
+        with db.write() as conn:
             deleted = queries.prune_reports(conn, before)
         total += deleted
         if deleted < queries.PRUNE_BATCH:

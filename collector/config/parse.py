@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import tomllib
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from collector.config import (
+from collector.config.model import (
     DEFAULT_AGENT_METRICS_PORT,
     Client,
     Config,
@@ -300,3 +303,17 @@ def _cross_check(services: tuple[Service, ...], servers: tuple[Server, ...],
         if secret.reveal() in tokens:
             problems.append(f"{key}: same token as {tokens[secret.reveal()]}; every principal needs its own")
         tokens[secret.reveal()] = key
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["file: not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), [f"file: cannot be read ({exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [f"syntax: {exc}"]) from None
+    return parse(raw, str(p))

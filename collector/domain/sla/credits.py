@@ -13,11 +13,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from collector.domain.intervals import IntervalSet, Pair, dt
-from collector.domain.periods import Period, PeriodKind, months_within, zone
-from collector.domain.sla_gtr import gtr_bins
-from collector.domain.sla_model import IncidentLine, MonthLine, ServiceTerms, SliceMode
-from collector.domain.sla_sets import Sets
+from collector.domain.sla.gtr import gtr_bins
+from collector.domain.sla.intervals import IntervalSet, Pair, dt
+from collector.domain.sla.model import IncidentLine, MonthLine, ServiceTerms, SliceMode
+from collector.domain.sla.periods import Period, PeriodKind, months_within, zone
+from collector.domain.sla.sets import Sets
 
 logger = logging.getLogger(__name__)
 

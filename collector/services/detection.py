@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
 
-from collector import check_incidents, incidents
 from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
@@ -27,9 +25,11 @@ from collector.domain.model import (
     Responsibility,
     Severity,
 )
-from collector.ping import ping_hosts
+from collector.services import checks as check_incidents
+from collector.services import incidents
+from collector.services.ping import ping_hosts
+from collector.store import Conn, Database
 from collector.store import server_state as store
-from collector.store.engine import read_transaction
 from collector.store.tables import incidents as incidents_table
 from collector.store.tables import problems, reports
 
@@ -44,13 +44,13 @@ Delivered = tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]
 _SERVER_MAPS: dict[int, tuple[Config, dict[str, Server]]] = {}
 
 
-def after_ingest(conn: Connection, config: Config, report: Mapping[str, Any],
+def after_ingest(conn: Conn, config: Config, report: Mapping[str, Any],
                  now: dt.datetime) -> None:
     """One report (the per-report form of `after_ingest_parsed`, docs/internals.md)."""
     after_ingest_parsed(conn, config, [(report, None, now)])
 
 
-def after_ingest_parsed(conn: Connection, config: Config, delivered: Sequence[Delivered]) -> None:
+def after_ingest_parsed(conn: Conn, config: Config, delivered: Sequence[Delivered]) -> None:
     """`after_ingest` for the new reports of one ingest transaction (group commit), in
     order, with their collected_at when already parsed (ingest's header): O(1) queries for
     the whole batch; checks are looked at only for a server with a failing check or an open
@@ -106,7 +106,7 @@ def _dedup_keys(server: Server) -> list[str]:
     return [f"{kind.value}:{server.id}" for kind in _OUTAGE_KINDS]
 
 
-def _end_outages(conn: Connection, config: Config, server: Server, report: Mapping[str, Any],
+def _end_outages(conn: Conn, config: Config, server: Server, report: Mapping[str, Any],
                  collected_at: dt.datetime, now: dt.datetime,
                  opened: dict[str, Incident]) -> None:
     """A report ends an open outage at its collected_at (the first sign of life).
@@ -126,13 +126,13 @@ def _end_outages(conn: Connection, config: Config, server: Server, report: Mappi
                                    now=now, reason=f"report {report.get('report_id')}")
 
 
-def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:
+def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
     """The periodic job: one verdict per configured server (a job boundary: errors logged).
 
     All rows are read in one query; a transaction is opened only for a server whose state
     changes (in steady state, a few of thousands)."""
     settings = settings_of(config)
-    windows, observed = _read_states(engine, config, now)
+    windows, observed = _read_states(db, config, now)
     by_id = _servers(config)
     suspects = {o.server_id for o in observed if rules.needs_ping(o, now, settings)}
     results = ping_hosts([by_id[i].address for i in sorted(suspects)],
@@ -148,28 +148,28 @@ def run_detection(engine: Engine, config: Config, now: dt.datetime) -> None:
             # nothing to write; a report arriving meanwhile only makes the server more up
             continue
         try:
-            with engine.begin() as conn:
+            with db.write() as conn:
                 _detect_one(conn, config, server, windows.get(server.service), ping, now,
                             settings)
         except Exception:  # a job boundary: one server's failure must not stop the others
             logger.exception("detection failed for server %s", server.id)
 
 
-def _read_states(engine: Engine, config: Config,
+def _read_states(db: Database, config: Config,
                  now: dt.datetime) -> tuple[dict[str, int], list[ServerObservation]]:
     """Every server's row, read in a read-only transaction: on SQLite a deferred BEGIN,
     which does not hold the write lock (ingest) for the time of a 10,000-row read."""
-    with read_transaction(engine) as conn:
+    with db.read() as conn:
         windows = store.active_maintenances(conn, now)
         observed = store.load_states(conn, config.servers, windows, create=False)
     missing = [s for s in config.servers if s.id not in observed]
     if missing:  # first sight: rows created in a (short) write transaction
-        with engine.begin() as conn:
+        with db.write() as conn:
             observed.update(store.load_states(conn, missing, windows))
     return windows, [observed[s.id] for s in config.servers]
 
 
-def _detect_one(conn: Connection, config: Config, server: Server, maintenance_id: int | None,
+def _detect_one(conn: Conn, config: Config, server: Server, maintenance_id: int | None,
                 ping: PingOutcome | None, now: dt.datetime, settings: Settings) -> None:
     # Re-read inside the transaction: a report may have arrived while we were pinging.
     obs = store.load_state(conn, server, maintenance_id)
@@ -185,7 +185,7 @@ def _detect_one(conn: Connection, config: Config, server: Server, maintenance_id
         _apply(conn, config, server, obs, action, ping, now, settings)
 
 
-def _apply(conn: Connection, config: Config, server: Server, obs: ServerObservation,
+def _apply(conn: Conn, config: Config, server: Server, obs: ServerObservation,
            action: Action, ping: PingOutcome | None, now: dt.datetime,
            settings: Settings) -> None:
     if action.resolve is not None:
@@ -199,7 +199,7 @@ def _apply(conn: Connection, config: Config, server: Server, obs: ServerObservat
                      now, settings)
 
 
-def _open_outage(conn: Connection, config: Config, server: Server, obs: ServerObservation,
+def _open_outage(conn: Conn, config: Config, server: Server, obs: ServerObservation,
                  kind: IncidentKind, started_at: dt.datetime, ping: PingOutcome | None,
                  now: dt.datetime, settings: Settings) -> None:
     key = f"{kind.value}:{server.id}"
@@ -225,7 +225,7 @@ def _open_outage(conn: Connection, config: Config, server: Server, obs: ServerOb
         problem_id=_problem(conn, config, server, started_at, settings) if down else None)
 
 
-def _evidence(conn: Connection, server: Server, obs: ServerObservation,
+def _evidence(conn: Conn, server: Server, obs: ServerObservation,
               ping: PingOutcome | None) -> dict[str, Any]:
     """contract §2 (5.4): the probes' evidence establishes the incident."""
     last = conn.execute(
@@ -242,7 +242,7 @@ def _evidence(conn: Connection, server: Server, obs: ServerObservation,
     return evidence
 
 
-def _problem(conn: Connection, config: Config, server: Server, started_at: dt.datetime,
+def _problem(conn: Conn, config: Config, server: Server, started_at: dt.datetime,
              settings: Settings) -> int:
     """contract §2: join a peer's problem (same service or network, close in time) or open
     a problem of its own, which later peers join."""

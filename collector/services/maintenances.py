@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
+from collector.api.presenter import maintenance_json, service_zone
 from collector.config import Config
 from collector.domain.maintenance import (
     Maintenance,
@@ -18,13 +19,13 @@ from collector.domain.maintenance import (
 )
 from collector.domain.model import Event
 from collector.errors import Invalid, NotFound
-from collector.incidents import rfc3339, service_zone
+from collector.store import Conn
 from collector.store.tables import maintenances
 
 logger = logging.getLogger(__name__)
 
 
-def create_maintenance(conn: Connection, config: Config, *, service_id: str,
+def create_maintenance(conn: Conn, config: Config, *, service_id: str,
                        start: dt.datetime, end: dt.datetime, notified_at: dt.datetime,
                        reason: str, actor: str, now: dt.datetime) -> Maintenance:
     from collector.notify.outbox import enqueue
@@ -56,7 +57,7 @@ def _from_row(row: RowMapping | Mapping[str, Any]) -> Maintenance:
                        created_by=row["created_by"])
 
 
-def get_maintenance(conn: Connection, maintenance_id: int) -> Maintenance:
+def get_maintenance(conn: Conn, maintenance_id: int) -> Maintenance:
     row = conn.execute(sa.select(maintenances).where(maintenances.c.id == maintenance_id)
                        ).mappings().first()
     if row is None:
@@ -64,7 +65,7 @@ def get_maintenance(conn: Connection, maintenance_id: int) -> Maintenance:
     return _from_row(row)
 
 
-def list_maintenances(conn: Connection, *, service_ids: Iterable[str] | None = None,
+def list_maintenances(conn: Conn, *, service_ids: Iterable[str] | None = None,
                       start: dt.datetime | None = None,
                       end: dt.datetime | None = None) -> list[Maintenance]:
     """Windows overlapping [start, end), newest start first; `service_ids` None: all."""
@@ -77,12 +78,3 @@ def list_maintenances(conn: Connection, *, service_ids: Iterable[str] | None = N
         query = query.where(maintenances.c.start < end)
     query = query.order_by(maintenances.c.start.desc(), maintenances.c.id.desc())
     return [_from_row(r) for r in conn.execute(query).mappings()]
-
-
-def maintenance_json(m: Maintenance, config: Config) -> dict[str, Any]:
-    tz = service_zone(config, m.service_id)
-    return {"id": m.id, "service": m.service_id, "start": rfc3339(m.start, tz),
-            "end": rfc3339(m.end, tz), "duration_seconds": m.duration_seconds,
-            "notified_at": rfc3339(m.notified_at, tz), "reason": m.reason,
-            "planned": m.planned, "created_at": rfc3339(m.created_at, tz),
-            "created_by": m.created_by}

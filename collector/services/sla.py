@@ -1,8 +1,8 @@
 """The SLA engine fed from the store: `service_report()` for the API, the CLI and the
-budget notices, `metric_families()` for the metrics page (SPEC §7, §8).
+budget notices, `month_figures()` for the metrics page (SPEC §7, §8).
 
 The pure `collector.domain.sla.build_report` does the arithmetic; this module only reads
-the incidents and maintenance windows of a period (query functions taking a Connection
+the incidents and maintenance windows of a period (query functions taking a Conn
 and returning the engine's frozen inputs) and the terms of the configured service.
 """
 from __future__ import annotations
@@ -10,24 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
-from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy.engine import Connection
 
 from collector.config import Config, Service
-from collector.domain.coverage import ALWAYS, CoverageKind, CoverageSpec
 from collector.domain.model import Responsibility
-from collector.domain.periods import (
-    Period,
-    contract_year,
-    current_month,
-    month_period,
-    parse_month,
-)
 from collector.domain.sla import (
     IncidentInput,
     MaintenanceInput,
@@ -36,7 +26,17 @@ from collector.domain.sla import (
     SliceMode,
     build_report,
 )
+from collector.domain.sla.coverage import ALWAYS, CoverageKind, CoverageSpec
+from collector.domain.sla.periods import (
+    Period,
+    contract_year,
+    current_month,
+    month_period,
+    parse_month,
+)
 from collector.errors import Invalid, NotFound
+from collector.render.json import report_json
+from collector.store import Conn
 from collector.store.tables import incidents, maintenances
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class NoSuchService(NotFound):
         self.service_id = service_id
 
 
-def service_report(conn: Connection, config: Config, service_id: str, *,
+def service_report(conn: Conn, config: Config, service_id: str, *,
                    month: str | None = None, year: int | None = None,
                    now: dt.datetime) -> SlaReport:
     """The SLA report of one service for `month` ("YYYY-MM"), contract `year` N, or
@@ -109,7 +109,7 @@ def service_terms(config: Config, service: Service) -> ServiceTerms:
     )
 
 
-def load_inputs(conn: Connection, service_id: str, period: Period, now: dt.datetime
+def load_inputs(conn: Conn, service_id: str, period: Period, now: dt.datetime
                 ) -> tuple[list[IncidentInput], list[MaintenanceInput]]:
     """Incidents and windows overlapping the period. An incident running past an edge is
     given whole (its restore time runs past the period, contract §6), so the window is
@@ -124,7 +124,7 @@ def load_inputs(conn: Connection, service_id: str, period: Period, now: dt.datet
     return incs, maintenance_inputs(conn, [service_id], lo, hi).get(service_id, [])
 
 
-def incident_inputs(conn: Connection, service_ids: Sequence[str], start: dt.datetime,
+def incident_inputs(conn: Conn, service_ids: Sequence[str], start: dt.datetime,
                     end: dt.datetime) -> dict[str, list[IncidentInput]]:
     """Incidents of these services overlapping [start, end) (open ones included), by service."""
     c = incidents.c
@@ -144,7 +144,7 @@ def incident_inputs(conn: Connection, service_ids: Sequence[str], start: dt.date
     return out
 
 
-def maintenance_inputs(conn: Connection, service_ids: Sequence[str], start: dt.datetime,
+def maintenance_inputs(conn: Conn, service_ids: Sequence[str], start: dt.datetime,
                        end: dt.datetime) -> dict[str, list[MaintenanceInput]]:
     """Maintenance windows overlapping [start, end), by service; `planned` is what was
     decided when the notice was recorded (contract §4: 8 calendar days ahead)."""
@@ -169,7 +169,7 @@ def render(report: SlaReport, fmt: str) -> str:
         return render_html(report)
     if fmt != "json":
         raise Invalid(f"format: not json, csv or html (got {fmt!r})")
-    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
 
 
 # -- metrics (SPEC §8) --------------------------------------------------------------------
@@ -180,7 +180,7 @@ class MonthFigures:
     budget_remaining_seconds: float  # allowed - downtime; negative once overspent
 
 
-def month_figures(conn: Connection, config: Config, now: dt.datetime) -> list[MonthFigures]:
+def month_figures(conn: Conn, config: Config, now: dt.datetime) -> list[MonthFigures]:
     """Every service's current month, from one query of incidents and one of windows
     (this runs at every scrape)."""
     if not config.services:
@@ -201,19 +201,3 @@ def month_figures(conn: Connection, config: Config, now: dt.datetime) -> list[Mo
         remaining = float(report.allowed_downtime_seconds) - report.downtime_seconds
         out.append(MonthFigures(service.id, ratio, remaining))
     return out
-
-
-def metric_families(conn: Connection, config: Config, now: dt.datetime) -> Iterator[Metric]:
-    """`vigie_sla_availability_ratio{service}` and
-    `vigie_sla_downtime_budget_remaining_seconds{service}` (collector.metrics hook)."""
-    ratio = GaugeMetricFamily("vigie_sla_availability_ratio",
-                              "availability of the service this month so far (0..1)",
-                              labels=["service"])
-    budget = GaugeMetricFamily("vigie_sla_downtime_budget_remaining_seconds",
-                               "allowed downtime of this month minus the downtime so far",
-                               labels=["service"])
-    for fig in month_figures(conn, config, now):
-        ratio.add_metric([fig.service_id], fig.availability_ratio)
-        budget.add_metric([fig.service_id], fig.budget_remaining_seconds)
-    yield ratio
-    yield budget

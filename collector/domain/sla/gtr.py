@@ -11,10 +11,10 @@ import logging
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 
-from collector.domain.coverage import CoverageKind, coverage
-from collector.domain.periods import Period, zone
-from collector.domain.sla_model import IncidentLine, ServiceTerms
-from collector.domain.sla_sets import Sets, Span
+from collector.domain.sla.coverage import CoverageKind, coverage
+from collector.domain.sla.model import IncidentLine, ServiceTerms
+from collector.domain.sla.periods import Period, zone
+from collector.domain.sla.sets import Sets, Span
 
 logger = logging.getLogger(__name__)
 

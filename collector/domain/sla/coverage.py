@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from holidays.countries.france import France
 
-from collector.domain.intervals import IntervalSet, ts
+from collector.domain.sla.intervals import IntervalSet, ts
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-
-from collector import incidents
 from collector.config import Config, Server
 from collector.domain.model import IncidentKind, Responsibility, Severity
+from collector.services import incidents
+from collector.store import Conn, Database
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +134,7 @@ def end_time(alert: Alert, started_at: dt.datetime, now: dt.datetime) -> dt.date
     return max(started_at, min(ends, now))
 
 
-# --- counts, per collector ------------------------------------------------------------
+# --- counts, per app (collector.api.app keeps one in app.state) ------------------------------------------------------------
 
 @dataclass
 class AlertCounts:
@@ -161,25 +159,9 @@ class AlertCounts:
             return dict(self.counts)
 
 
-# Keyed by the app's Engine: the metrics hook is called as f(conn, config, now), and
-# conn.engine is the only thing it shares with the request path. Weak keys: an app (and
-# its engine) that goes away takes its counts along, and two apps in one process (tests)
-# keep theirs apart.
-_COUNTS: weakref.WeakKeyDictionary[Engine, AlertCounts] = weakref.WeakKeyDictionary()
-_COUNTS_LOCK = threading.Lock()
-
-
-def counts_for(engine: Engine) -> AlertCounts:
-    with _COUNTS_LOCK:
-        counts = _COUNTS.get(engine)
-        if counts is None:
-            counts = _COUNTS[engine] = AlertCounts()
-        return counts
-
-
 # --- the service ----------------------------------------------------------------------
 
-def apply_alert(conn: Connection, config: Config, alert: Alert, server: Server,
+def apply_alert(conn: Conn, config: Config, alert: Alert, server: Server,
                 now: dt.datetime) -> Outcome:
     """Open or resolve the incident of one alert about a known server."""
     key = dedup_key(alert)
@@ -206,10 +188,10 @@ def apply_alert(conn: Connection, config: Config, alert: Alert, server: Server,
     return Outcome.RESOLVED
 
 
-def receive(engine: Engine, config: Config, alerts: Iterable[Alert],
-            now: dt.datetime) -> dict[Outcome, int]:
-    """Apply a webhook's alerts, one transaction each; how many had each outcome."""
-    counts = counts_for(engine)
+def receive(db: Database, config: Config, alerts: Iterable[Alert], now: dt.datetime,
+            counts: AlertCounts) -> dict[Outcome, int]:
+    """Apply a webhook's alerts, one transaction each; how many had each outcome (also
+    added to `counts`, the app's)."""
     done = dict.fromkeys(Outcome, 0)
     for alert in alerts:
         server = find_server(config, alert.labels)
@@ -218,7 +200,7 @@ def receive(engine: Engine, config: Config, alerts: Iterable[Alert],
             logger.warning("alert %s (%s) names no known server; labels %s",
                            alert.labels.get("alertname", "?"), alert.status, dict(alert.labels))
         else:
-            with counts.serial, engine.begin() as conn:
+            with counts.serial, db.write() as conn:
                 outcome = apply_alert(conn, config, alert, server, now)
         counts.add(outcome)
         done[outcome] += 1

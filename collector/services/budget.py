@@ -1,7 +1,7 @@
 """`sla.budget` events (SPEC §6): a service has used 50 %, 80 %, 100 % of this month's
 allowed downtime. Each threshold is announced once per service and month (`notices`).
 
-The figures come from the SLA engine (`collector.sla_service.service_report`), imported
+The figures come from the SLA engine (`collector.services.sla.service_report`), imported
 when the job runs so that this module does not depend on it at import time.
 """
 from __future__ import annotations
@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Connection, Engine
-
 from collector.config import Config, Service
 from collector.domain.model import Event
-from collector.notify import notices
 from collector.notify.outbox import enqueue
+from collector.store import Conn, Database, notices
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +43,13 @@ def month_key(now: dt.datetime, zone: str) -> str:
     return f"{now.astimezone(ZoneInfo(zone)):%Y-%m}"
 
 
-def run_budget(engine: Engine, config: Config, now: dt.datetime) -> None:
+def run_budget(db: Database, config: Config, now: dt.datetime) -> None:
     """The periodic job: announce each newly crossed threshold of each service."""
-    from collector.sla_service import service_report  # the SLA engine, loaded on first run
+    from collector.services.sla import service_report  # the SLA engine, loaded on first run
 
     for service in config.services:
         try:
-            with engine.begin() as conn:
+            with db.write() as conn:
                 report = service_report(conn, config, service.id, now=now)
                 check_service(conn, config, service, now=now,
                               used_seconds=float(report.downtime_seconds),
@@ -60,7 +58,7 @@ def run_budget(engine: Engine, config: Config, now: dt.datetime) -> None:
             logger.exception("downtime budget check of %s failed", service.id)
 
 
-def check_service(conn: Connection, config: Config, service: Service, *, now: dt.datetime,
+def check_service(conn: Conn, config: Config, service: Service, *, now: dt.datetime,
                   used_seconds: float, allowed_seconds: float) -> list[int]:
     """Record the newly crossed thresholds and enqueue one event for the highest of them
     (a month that jumps from 0 to 100 % gets one message, not three)."""

@@ -14,9 +14,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from collector.domain.coverage import ALWAYS, CoverageSpec
 from collector.domain.model import Responsibility
-from collector.domain.periods import zone
+from collector.domain.sla.coverage import ALWAYS, CoverageSpec
+from collector.domain.sla.periods import zone
 
 logger = logging.getLogger(__name__)
 

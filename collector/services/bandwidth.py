@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, Engine
 
 from collector.config import Config, Service
 from collector.notify import email as mail
-from collector.notify import notices
 from collector.notify.outbox import insert_email
+from collector.store import Conn, Database, notices
 from collector.store.tables import reports
 
 logger = logging.getLogger(__name__)
@@ -87,17 +86,17 @@ def same_episode(previous: dict[str, Any] | None, overage: Overage) -> bool:
     return dt.datetime.fromisoformat(previous["last_above_at"]) >= overage.started
 
 
-def run_bandwidth(engine: Engine, config: Config, now: dt.datetime) -> None:
+def run_bandwidth(db: Database, config: Config, now: dt.datetime) -> None:
     """The periodic job: one notice per service and overage episode."""
     for service in config.services:
         try:
-            with engine.begin() as conn:
+            with db.write() as conn:
                 _check(conn, config, service, now)
         except Exception:  # a job boundary: one service's failure must not stop the others
             logger.exception("bandwidth check of %s failed", service.id)
 
 
-def _check(conn: Connection, config: Config, service: Service, now: dt.datetime) -> None:
+def _check(conn: Conn, config: Config, service: Service, now: dt.datetime) -> None:
     margin = min(service.bandwidth_sustain, MAX_MARGIN)
     since = now - dt.timedelta(seconds=service.bandwidth_sustain + margin)
     samples = service_totals(_readings(conn, config, service.id, since))
@@ -121,7 +120,7 @@ def _check(conn: Connection, config: Config, service: Service, now: dt.datetime)
         _mail(conn, config, service, overage, now, throttle_at)
 
 
-def _mail(conn: Connection, config: Config, service: Service, overage: Overage,
+def _mail(conn: Conn, config: Config, service: Service, overage: Overage,
           now: dt.datetime, throttle_at: dt.datetime) -> None:
     assert config.smtp is not None
     message = mail.bandwidth_mail(service=service, started=overage.started, notice_at=now,
@@ -136,7 +135,7 @@ def _mail(conn: Connection, config: Config, service: Service, overage: Overage,
                 throttle_at.isoformat())
 
 
-def _readings(conn: Connection, config: Config, service_id: str,
+def _readings(conn: Conn, config: Config, service_id: str,
               since: dt.datetime) -> list[tuple[str, dt.datetime, float]]:
     servers = [s.id for s in config.servers_of(service_id)]
     if not servers:

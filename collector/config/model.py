@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.secret import Secret
 from collector.domain.model import Event, Severity
-from collector.errors import ConfigError
 
 DEFAULT_AGENT_METRICS_PORT = 9839
 DEFAULT_BANDWIDTH_LIMIT_MBPS = 101.0  # contract §7 (3.2.4): private clouds above 101 Mbps
@@ -137,22 +135,6 @@ class Config:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
-
-
-def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a configuration file; raise ConfigError listing every problem."""
-    from collector._config_parse import parse  # the field-by-field reader
-
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(p), ["file: not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), [f"file: cannot be read ({exc})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [f"syntax: {exc}"]) from None
-    return parse(raw, str(p))
 
 
 def read_secret_file(path: str) -> str:

@@ -1,7 +1,7 @@
 """The SLA engine: availability, allowed downtime and credits of one service over one period.
 
 Pure: frozen inputs, the clock passed in as `now`, no I/O. `build_report()` implements
-contract §3-6; `SlaReport.to_json()` is the object of SPEC §7 (`sla_json`).
+contract §3-6; `collector.render.json.report_json()` writes it as SPEC §7's object.
 
 Year reports (contract §3, original 5.1 "le temps est l'année"): availability is computed
 over the whole contract year; credits are computed per calendar month clipped to the
@@ -13,8 +13,8 @@ The caller passes every incident and maintenance that overlaps the period, with 
 full spans (a restore time runs past the period's edges), and the exclusions overlapping
 those incidents.
 
-The pieces: `sla_model` (inputs, lines), `sla_sets` (C, E, D), `sla_gtr` (restore time),
-`sla_credits` (availability and penalties), `sla_json` (SPEC §7). Their public names are
+The pieces: `model` (inputs, lines), `sets` (C, E, D), `gtr` (restore time),
+`credits` (availability and penalties), `periods`, `coverage`, `intervals`. Their public names are
 re-exported here, the one import of the engine's callers.
 """
 from __future__ import annotations
@@ -24,11 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from collector.domain.intervals import IntervalSet, ts
-from collector.domain.periods import Period, PeriodKind
-from collector.domain.sla_credits import (
+from collector.domain.sla.credits import (
     allowed_downtime,
     availability_ratio,
     cents,
@@ -38,9 +35,9 @@ from collector.domain.sla_credits import (
     round_percent,
     slices,
 )
-from collector.domain.sla_gtr import gtr_credit_percent, incident_lines
-from collector.domain.sla_json import report_json
-from collector.domain.sla_model import (
+from collector.domain.sla.gtr import gtr_credit_percent, incident_lines
+from collector.domain.sla.intervals import IntervalSet, ts
+from collector.domain.sla.model import (
     IncidentInput,
     IncidentLine,
     MaintenanceInput,
@@ -48,7 +45,8 @@ from collector.domain.sla_model import (
     ServiceTerms,
     SliceMode,
 )
-from collector.domain.sla_sets import build_sets, spans_of
+from collector.domain.sla.periods import Period, PeriodKind
+from collector.domain.sla.sets import build_sets, spans_of
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +101,6 @@ class SlaReport:
             return ()
         sets = (self.coverage_set, self.excluded_set, self.downtime_set)
         return months(self.terms, self.period, sets, self.incidents)
-
-    def to_json(self) -> dict[str, Any]:
-        """The SPEC §7 object, plus server_ids, timezone, as_of, timeline (and months)."""
-        return report_json(self)
 
 
 def build_report(
