@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        # SPEC §2: one line naming the file and the key, exit 2
-        print(str(exc).replace("\n", " "), file=sys.stderr)
+        # SPEC §2: one line per problem, naming the file and the key, exit 2
+        for line in exc.lines():
+            print(line.replace("\n", " "), file=sys.stderr)
         return EXIT_CONFIG
     agent = Agent(config)
     if args.command == "once":

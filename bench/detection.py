@@ -23,12 +23,11 @@ from ingest import collector_config, drop_pg, pg_database
 
 from collector.config import load
 from collector.services.detection import run_detection
-from collector.store.database import make_engine
-from collector.store.migrate import migrate
+from collector.store import Database
 from collector.store.tables import reports, server_state
 
 
-def seed(engine: object, servers: int, suspects: int, now: dt.datetime) -> None:
+def seed(db: Database, servers: int, suspects: int, now: dt.datetime) -> None:
     states, rows = [], []
     step = max(1, servers // max(1, suspects))  # suspects spread over the list
     for i in range(servers):
@@ -41,7 +40,7 @@ def seed(engine: object, servers: int, suspects: int, now: dt.datetime) -> None:
                        "version": 1})
         rows.append({"report_id": f"r-{sid}", "server_id": sid, "collected_at": last,
                      "received_at": last, "interval": 10, "body": {"server_id": sid}})
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with db.write() as conn:
         conn.execute(server_state.insert(), states)
         conn.execute(reports.insert(), rows)
 
@@ -51,16 +50,16 @@ def time_pass(name: str, database: str, tmp: Path, args: argparse.Namespace) -> 
     config_path.write_text(collector_config(args.servers, database, 18799, 1), encoding="utf-8")
     config_path.chmod(0o600)
     config = load(config_path)
-    engine = make_engine(database)
+    db = Database(database)
     try:
-        migrate(engine)
+        db.migrate()
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        seed(engine, args.servers, args.suspects, now)
+        seed(db, args.servers, args.suspects, now)
         start = time.perf_counter()
-        run_detection(engine, config, now)
+        run_detection(db, config, now)
         return time.perf_counter() - start
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def main() -> int:

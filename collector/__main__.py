@@ -5,16 +5,16 @@ import argparse
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from collector.config import Config, load
 from collector.errors import ConfigError, DatabaseTooNew, Invalid
 
 if TYPE_CHECKING:
+    from collector.domain.sla import PeriodRequest
     from collector.store import Database
 
 logger = logging.getLogger(__name__)
@@ -23,16 +23,29 @@ EXIT_CONFIG = 2  # SPEC §2: a bad configuration exits 2, nothing starts half-co
 CONFIG_ENV = "VIGIE_COLLECTOR_CONFIG"  # the configuration file of `app_from_env`
 
 
-def _month(value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"not YYYY-MM (got {value!r})")
-    return value
+# `--month`/`--year` are parsed once, here, into the period asked for (a PeriodRequest); a
+# bad one stops with usage and `argument --month: not YYYY-MM (got '2026-13')`. The SLA
+# engine is imported only when one is given (it loads the holiday calendars: `check` and
+# `serve` start without them).
+def _month(text: str) -> PeriodRequest:
+    from collector.domain.sla import Month
+
+    return _period_option(Month.parse, text)
 
 
-def _year(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"not a contract year 1, 2, ... (got {value!r})")
-    return int(value)
+def _year(text: str) -> PeriodRequest:
+    from collector.domain.sla import ContractYear
+
+    return _period_option(ContractYear.parse, text)
+
+
+def _period_option(parse: Callable[[str], PeriodRequest], text: str) -> PeriodRequest:
+    from collector.domain.sla import PeriodError
+
+    try:
+        return parse(text)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     sla = sub.add_parser("sla", help="print the SLA report of one service")
     sla.add_argument("service", help="service id")
     period = sla.add_mutually_exclusive_group(required=True)
-    period.add_argument("--month", type=_month, help="calendar month YYYY-MM")
-    period.add_argument("--year", type=_year, help="contract year N (1 = from commissioning)")
+    period.add_argument("--month", dest="period", metavar="MONTH", type=_month,
+                        help="calendar month YYYY-MM")
+    period.add_argument("--year", dest="period", metavar="YEAR", type=_year,
+                        help="contract year N (1 = from commissioning)")
     sla.add_argument("--format", choices=("json", "csv", "html"), default="json")
     return parser
 
@@ -113,6 +128,7 @@ def serve(config: Config) -> int:
         "host": config.host, "port": config.port, "loop": "uvloop", "http": "httptools",
         "log_config": None, "access_log": config.access_log, "proxy_headers": False,
         "server_header": False, "lifespan": "on"}
+    signal.signal(signal.SIGHUP, _keep_running_on_hup)
     if config.workers == 1:
         from collector.api.app import create_app
 
@@ -122,15 +138,38 @@ def serve(config: Config) -> int:
         # in one of them (collector.jobs: leader election)
         db.dispose()
         os.environ[CONFIG_ENV] = os.path.abspath(config.path)
-        uvicorn.run("collector.__main__:app_from_env", factory=True, workers=config.workers,
-                    **options)
+        _serve_workers(uvicorn.Config("collector.__main__:app_from_env", factory=True,
+                                      workers=config.workers, **options))
     db.dispose()
     return 0
+
+
+HUP_IGNORED = ("SIGHUP received: the configuration is read at start only, so the running one "
+               "is kept; restart vigie-collector to apply a changed file")
+
+
+def _keep_running_on_hup(*_: object) -> None:
+    logger.warning(HUP_IGNORED)
+
+
+def _serve_workers(options: Any) -> None:
+    """uvicorn.run's multi-process path, except SIGHUP: uvicorn's supervisor would restart
+    every worker on the file as it is now, unchecked, where a bad edit stops them all."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_hup(self) -> None:
+            _keep_running_on_hup()
+
+    sock = options.bind_socket()
+    Supervisor(options, sockets=[sock]).run()
 
 
 def sla(config: Config, args: argparse.Namespace) -> int:
     """`sla SERVICE --month YYYY-MM | --year N [--format F]` (SPEC §2): the report on
     stdout, the same text the API answers."""
+    from collector.domain.sla import PeriodError
+    from collector.render import format_named
     from collector.services import sla as sla_service
 
     db = open_store(config)
@@ -138,14 +177,13 @@ def sla(config: Config, args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     now = dt.datetime.now(dt.UTC)  # the clock, read once at the edge
     try:
-        with db.read() as conn:
-            report = sla_service.service_report(conn, config, args.service,
-                                                month=args.month, year=args.year, now=now)
-        text = sla_service.render(report, args.format or "json")
+        output = format_named(args.format)
+        report = sla_service.read_report(db, config, args.service, args.period, now)
+        text = output.render(report)
     except sla_service.NoSuchService as exc:
         print(f"{config.path}: services: no such service {exc.service_id!r}", file=sys.stderr)
         return EXIT_CONFIG
-    except Invalid as exc:
+    except (Invalid, PeriodError) as exc:
         print(f"{config.path}: sla: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     finally:

@@ -43,8 +43,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("detection", "collector.services.detection:run_detection", lambda c: c.detection.check_every),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
     JobSpec("prune-reports", "collector.services.ingest:prune_reports", lambda c: 3600.0),
-    JobSpec("sla-budget", "collector.services.budget:run_budget", lambda c: 300.0),
-    JobSpec("bandwidth", "collector.services.bandwidth:run_bandwidth", lambda c: 60.0),
+    JobSpec("sla-budget", "collector.services.notices:run_budget", lambda c: 300.0),
+    JobSpec("bandwidth", "collector.services.notices:run_bandwidth", lambda c: 60.0),
 )
 
 

@@ -32,7 +32,7 @@ from collector.services import sla as sla_service
 from collector.services.alertmanager import AlertCounts, Outcome
 from collector.store import Conn, Database, DatabaseError, outbox
 from collector.store import incidents as incident_store
-from collector.store import reports as report_store
+from collector.store import server_state as state_store
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def server_up(conn: Conn, config: Config) -> Metric:
     family = GaugeMetricFamily("vigie_server_up",
                                "1 if the server is up (or only its agent is lost), else 0",
                                labels=["server", "service"])
-    states = report_store.server_states(conn)
+    states = state_store.server_states(conn)
     for server in config.servers:
         state = states.get(server.id)
         family.add_metric([server.id, server.service],

@@ -102,7 +102,10 @@ port = {COLLECTOR[1]}
 
 
 def port_free(address: tuple[str, int]) -> bool:
+    """Nothing listens there. SO_REUSEADDR, as uvicorn sets it: the connections of a demo
+    stopped a moment ago linger in TIME_WAIT for a minute, and would fail a plain bind."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(address)
         except OSError:

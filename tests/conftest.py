@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from collector.store import Database
 from tests.helpers import need
 from tests.pg import PgServer
 
@@ -34,3 +35,12 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """Every store test runs on a SQLite file and on PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "pg_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A migrated database, on each of the two engines."""
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.dispose()

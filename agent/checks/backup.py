@@ -13,11 +13,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from agent.checks.model import BackupSpec, Outcome, Status
+from agent.checks.model import CheckKind, Outcome, Status, gauge_of
+from agent.tomlconf import Key, between, non_empty, positive
 
 logger = logging.getLogger(__name__)
 
 MAX_MISSING_LISTED = 10
+
+
+@dataclass(frozen=True)
+class BackupSpec:
+    path: str
+    max_age: float = 93600  # 26 h: a nightly backup plus slack (contract §7, 4.6)
+    retention_days: int = 28  # contract §7: backups kept 28 days
+
+
+KEYS = (
+    Key("path", str, check=non_empty),
+    Key("max_age", float, check=positive),
+    Key("retention_days", int, check=between(1, 3660)),
+)
 
 
 @dataclass(frozen=True)
@@ -101,3 +116,14 @@ def run(spec: BackupSpec, timeout: float) -> Outcome:
             {"path": spec.path, "error": str(exc)},
         )
     return evaluate(spec, entries, time.time())
+
+
+KIND = CheckKind(
+    "backup", BackupSpec, KEYS, run,
+    families=(
+        gauge_of("vigie_backup_age_seconds", "Age of the newest entry in the backup folder",
+                 "age_seconds"),
+        gauge_of("vigie_backup_retention_days",
+                 "Distinct days with a backup in the retention window", "days_covered"),
+    ),
+)

@@ -11,9 +11,20 @@ from dataclasses import dataclass
 
 import psutil
 
-from agent.checks.model import ForbiddenPortsSpec, Outcome, Status
+from agent.checks.model import CheckKind, Outcome, Status, gauge_of
+from agent.tomlconf import Key, list_of, port
 
 logger = logging.getLogger(__name__)
+
+IRC_PORTS: tuple[int, ...] = (*range(6660, 6670), 6697, 7000)  # contract §7: IRC forbidden
+
+
+@dataclass(frozen=True)
+class ForbiddenPortsSpec:
+    ports: tuple[int, ...] = IRC_PORTS
+
+
+KEYS = (Key("ports", list, check=list_of(int, port), convert=tuple),)
 
 
 @dataclass(frozen=True)
@@ -64,3 +75,10 @@ def evaluate(spec: ForbiddenPortsSpec, listeners: Sequence[Listener]) -> Outcome
 
 def run(spec: ForbiddenPortsSpec, timeout: float) -> Outcome:
     return evaluate(spec, read_listeners(spec.ports))
+
+
+KIND = CheckKind(
+    "forbidden_ports", ForbiddenPortsSpec, KEYS, run,
+    families=(gauge_of("vigie_forbidden_ports_listening", "Sockets listening on forbidden ports",
+                       "listening", len),),
+)

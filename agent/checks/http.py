@@ -8,11 +8,26 @@ from dataclasses import dataclass
 
 import requests
 
-from agent.checks.model import HttpSpec, Outcome, Status
+from agent.checks.model import CheckKind, Outcome, Status
+from agent.tomlconf import Key, between, http_url, non_empty
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_048_576  # enough for a `contains` marker; bounds the agent's memory
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    url: str
+    expect_status: int = 200
+    contains: str | None = None
+
+
+KEYS = (
+    Key("url", str, check=http_url),
+    Key("expect_status", int, check=between(100, 599)),
+    Key("contains", str, check=non_empty),
+)
 
 
 @dataclass(frozen=True)
@@ -56,3 +71,6 @@ def evaluate(spec: HttpSpec, answer: HttpAnswer) -> Outcome:
 
 def run(spec: HttpSpec, timeout: float) -> Outcome:
     return evaluate(spec, fetch(spec, timeout))
+
+
+KIND = CheckKind("http", HttpSpec, KEYS, run)

@@ -1,23 +1,13 @@
-"""Shared vocabulary of the application checks: kinds, statuses, configs and results."""
+"""Shared vocabulary of the application checks: statuses, what a kind declares, results."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class CheckType(str, enum.Enum):
-    """The `type` of a `[[checks]]` entry (SPEC §3)."""
-
-    PROCESS = "process"
-    TCP = "tcp"
-    HTTP = "http"
-    TLS = "tls"
-    RAID = "raid"
-    BACKUP = "backup"
-    FORBIDDEN_PORTS = "forbidden_ports"
-    UPDATES = "updates"
+from agent.tomlconf import Key
 
 
 class Status(str, enum.Enum):
@@ -38,85 +28,6 @@ class Severity(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class ProcessSpec:
-    process: str | None = None  # exact process name
-    pattern: str | None = None  # regular expression searched in the command line
-    min_count: int = 1
-
-
-@dataclass(frozen=True)
-class TcpSpec:
-    host: str
-    port: int
-
-
-@dataclass(frozen=True)
-class HttpSpec:
-    url: str
-    expect_status: int = 200
-    contains: str | None = None
-
-
-@dataclass(frozen=True)
-class TlsSpec:
-    host: str
-    port: int = 443
-    warning_days: float = 21
-    critical_days: float = 7
-    cafile: str | None = None  # private CA or test CA; None = system trust store
-
-
-@dataclass(frozen=True)
-class RaidSpec:
-    path: str = "/proc/mdstat"
-
-
-@dataclass(frozen=True)
-class BackupSpec:
-    path: str
-    max_age: float = 93600  # 26 h: a nightly backup plus slack (contract §7, 4.6)
-    retention_days: int = 28  # contract §7: backups kept 28 days
-
-
-IRC_PORTS: tuple[int, ...] = (*range(6660, 6670), 6697, 7000)  # contract §7: IRC forbidden
-
-
-@dataclass(frozen=True)
-class ForbiddenPortsSpec:
-    ports: tuple[int, ...] = IRC_PORTS
-
-
-@dataclass(frozen=True)
-class UpdatesSpec:
-    pass
-
-
-Spec = (
-    ProcessSpec
-    | TcpSpec
-    | HttpSpec
-    | TlsSpec
-    | RaidSpec
-    | BackupSpec
-    | ForbiddenPortsSpec
-    | UpdatesSpec
-)
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    """One validated `[[checks]]` entry: common keys plus the kind-specific `spec`."""
-
-    name: str
-    type: CheckType
-    spec: Spec
-    interval: float
-    timeout: float = 10.0
-    essential: bool = False
-    severity: Severity = Severity.CRITICAL
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What a check's pure `evaluate()` decides; the runner adds name, time and config."""
 
@@ -124,3 +35,71 @@ class Outcome:
     detail: str
     latency_seconds: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+# One result's `data` -> (values of the family's own labels, sample value), zero or more.
+Samples = Callable[[Mapping[str, Any]], Iterable[tuple[tuple[str, ...], float]]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A gauge a kind exposes (SPEC §8, base units), labelled `check` plus `labels`.
+
+    Declared as data so a check module never imports prometheus-client: it is loaded only
+    when the metrics page is on (agent.checks.metrics builds the real families).
+    """
+
+    name: str
+    documentation: str
+    samples: Samples
+    labels: tuple[str, ...] = ()
+
+
+def gauge_of(name: str, documentation: str, key: str,
+             measure: Callable[[Any], float] = float) -> Family:
+    """A gauge of one `data` key, with no sample when the key is missing or null."""
+
+    def samples(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], float]]:
+        value = data.get(key)
+        return [] if value is None else [((), float(measure(value)))]
+
+    return Family(name, documentation, samples)
+
+
+@dataclass(frozen=True, repr=False)
+class CheckKind:
+    """What a check module declares as its `KIND`: a new type is one such module plus one
+    line in agent.checks.registry.
+
+    `keys` are the entry's own keys (besides the common ones), read into `spec`, a frozen
+    dataclass whose field defaults are the keys' defaults; `rule` checks keys together and
+    names the key at fault; `run(spec, timeout)` may block, the runner bounds it.
+    """
+
+    name: str
+    spec: type
+    keys: tuple[Key, ...]
+    run: Callable[[Any, float], Outcome]
+    families: tuple[Family, ...] = ()
+    rule: Callable[[Any], tuple[str, str] | None] | None = None  # -> (key, message)
+
+    def __repr__(self) -> str:
+        return f"CheckKind({self.name!r})"
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """One validated `[[checks]]` entry: common keys plus the kind-specific `spec`."""
+
+    name: str
+    kind: CheckKind
+    spec: Any  # an instance of kind.spec
+    interval: float
+    timeout: float = 10.0
+    essential: bool = False
+    severity: Severity = Severity.CRITICAL
+
+    @property
+    def type(self) -> str:
+        """The entry's `type`, as the report and the metrics name it."""
+        return self.kind.name

@@ -10,9 +10,30 @@ from dataclasses import dataclass
 
 import psutil
 
-from agent.checks.model import Outcome, ProcessSpec, Status
+from agent.checks.model import CheckKind, Outcome, Status, gauge_of
+from agent.tomlconf import Key, between, non_empty, regex
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    process: str | None = None  # exact process name
+    pattern: str | None = None  # regular expression searched in the command line
+    min_count: int = 1
+
+
+KEYS = (
+    Key("process", str, check=non_empty),
+    Key("pattern", str, check=regex),
+    Key("min_count", int, check=between(1, 1_000_000)),
+)
+
+
+def _one_way_to_match(spec: ProcessSpec) -> tuple[str, str] | None:
+    if (spec.process is None) == (spec.pattern is None):
+        return "process", "give exactly one of `process` (a name) or `pattern` (a regex)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,3 +79,10 @@ def evaluate(spec: ProcessSpec, processes: Sequence[ProcessInfo]) -> Outcome:
 
 def run(spec: ProcessSpec, timeout: float) -> Outcome:
     return evaluate(spec, read_processes(with_cmdline=spec.pattern is not None))
+
+
+KIND = CheckKind(
+    "process", ProcessSpec, KEYS, run,
+    families=(gauge_of("vigie_process_count", "Processes matching the check", "count"),),
+    rule=_one_way_to_match,
+)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.checks.model import Outcome, RaidSpec, Status
+from agent.checks.model import CheckKind, Family, Outcome, Samples, Status
+from agent.tomlconf import Key, non_empty
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,15 @@ _FINISH = re.compile(r"finish=(\S+)")
 _DELAYED = re.compile(r"(resync|recovery|reshape|check)\s*=\s*(DELAYED|PENDING)")
 # A routine scrub (Debian's monthly checkarray) is not worth a warning.
 _ROUTINE_ACTIONS = frozenset({"check", "repair"})
+MDSTAT = "/proc/mdstat"
+
+
+@dataclass(frozen=True)
+class RaidSpec:
+    path: str = MDSTAT
+
+
+KEYS = (Key("path", str, check=non_empty),)
 
 
 @dataclass(frozen=True)
@@ -162,8 +172,36 @@ def run(spec: RaidSpec, timeout: float) -> Outcome:
         with open(spec.path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
     except FileNotFoundError:
-        if spec.path == RaidSpec.path:
+        if spec.path == MDSTAT:
             # No /proc/mdstat: the md driver is not loaded, so there is no software RAID.
             return Outcome(Status.OK, "no md arrays (md driver not loaded)", None, {"arrays": []})
         raise
     return evaluate(parse_mdstat(text))
+
+
+def _per_array(measure: Callable[[Mapping[str, Any]], float | None]) -> Samples:
+    """Samples labelled by array from the check's `arrays` data (None: no sample)."""
+
+    def samples(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], float]]:
+        measured = ((array["name"], measure(array)) for array in data.get("arrays", []))
+        return [((name,), value) for name, value in measured if value is not None]
+
+    return samples
+
+
+def _sync_ratio(array: Mapping[str, Any]) -> float | None:
+    percent = array.get("sync_percent")
+    return None if percent is None else percent / 100.0
+
+
+KIND = CheckKind(
+    "raid", RaidSpec, KEYS, run,
+    families=(
+        Family("vigie_raid_degraded", "1 when the md array is degraded or inactive",
+               _per_array(lambda array: 1.0 if array["degraded"] else 0.0), ("array",)),
+        Family("vigie_raid_failed_disks", "Members marked (F) in the md array",
+               _per_array(lambda array: float(len(array["failed"]))), ("array",)),
+        Family("vigie_raid_sync_progress_ratio", "Progress of a resync, recovery or check",
+               _per_array(_sync_ratio), ("array",)),
+    ),
+)

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.checks.model import CheckConfig, CheckType, Outcome, Status
+from agent.checks.model import CheckConfig, Outcome, Status
 
 logger = logging.getLogger(__name__)
 
 RunFunction = Callable[[Any, float], Outcome]  # (spec, timeout) -> Outcome
-
-
-def load_runner(check_type: CheckType) -> RunFunction:
-    """`run` of the module named like the type (agent.checks.http for "http").
-
-    Imported only for the types configured: the http check alone pulls in requests, the
-    updates check subprocess; an agent without them should not carry them in memory.
-    """
-    module = importlib.import_module(f"agent.checks.{check_type.value}")
-    run: RunFunction = module.run
-    return run
-
 
 # The scheduler's ticks jitter by a few milliseconds; without slack a 10 s check on a 10 s
 # tick would run only every other tick.
@@ -54,7 +41,7 @@ def _entry(config: CheckConfig, outcome: Outcome, checked_at: datetime) -> dict[
     """One report `checks` entry (docs/report-format.md)."""
     return {
         "name": config.name,
-        "type": config.type.value,
+        "type": config.type,
         "status": outcome.status.value,
         "detail": outcome.detail,
         "essential": config.essential,
@@ -78,13 +65,13 @@ class CheckRunner:
         configs: list[CheckConfig],
         *,
         wall_clock: Callable[[], datetime] = _utc_now,
-        runners: dict[CheckType, RunFunction] | None = None,
+        runners: Mapping[str, RunFunction] | None = None,
     ) -> None:
+        """`runners` replaces the `run` of some types by name (tests: a hanging check)."""
         self._slots = [_Slot(config) for config in configs]
         self._wall_clock = wall_clock
-        if runners is None:
-            runners = {t: load_runner(t) for t in {c.type for c in configs}}
-        self._runners = runners
+        self._runners = {config.type: config.kind.run for config in configs}
+        self._runners.update(runners or {})
         workers = min(MAX_WORKERS, max(1, len(configs)))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigie-check")
 

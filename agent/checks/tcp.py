@@ -5,10 +5,21 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from dataclasses import dataclass
 
-from agent.checks.model import Outcome, Status, TcpSpec
+from agent.checks.model import CheckKind, Outcome, Status
+from agent.tomlconf import Key, non_empty, port
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TcpSpec:
+    host: str
+    port: int
+
+
+KEYS = (Key("host", str, check=non_empty), Key("port", int, check=port))
 
 
 def connect(spec: TcpSpec, timeout: float) -> tuple[float | None, str | None]:
@@ -32,3 +43,6 @@ def evaluate(spec: TcpSpec, latency: float | None, error: str | None) -> Outcome
 def run(spec: TcpSpec, timeout: float) -> Outcome:
     latency, error = connect(spec, timeout)
     return evaluate(spec, latency, error)
+
+
+KIND = CheckKind("tcp", TcpSpec, KEYS, run)

@@ -9,11 +9,37 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent.checks.model import Outcome, Status, TlsSpec
+from agent.checks.model import CheckKind, Outcome, Status, gauge_of
+from agent.tomlconf import Key, non_empty, non_negative, port
 
 logger = logging.getLogger(__name__)
 
 DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class TlsSpec:
+    host: str
+    port: int = 443
+    warning_days: float = 21
+    critical_days: float = 7
+    cafile: str | None = None  # private CA or test CA; None = system trust store
+
+
+KEYS = (
+    Key("host", str, check=non_empty),
+    Key("port", int, check=port),
+    Key("warning_days", float, check=non_negative),
+    Key("critical_days", float, check=non_negative),
+    Key("cafile", str, check=non_empty),
+)
+
+
+def _days_in_order(spec: TlsSpec) -> tuple[str, str] | None:
+    if spec.critical_days > spec.warning_days:
+        return ("critical_days",
+                f"is above warning_days (got {spec.critical_days:g} > {spec.warning_days:g})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,3 +106,11 @@ def evaluate(spec: TlsSpec, result: TlsHandshake, now: float) -> Outcome:
 
 def run(spec: TlsSpec, timeout: float) -> Outcome:
     return evaluate(spec, handshake(spec, timeout), time.time())
+
+
+KIND = CheckKind(
+    "tls", TlsSpec, KEYS, run,
+    families=(gauge_of("vigie_tls_cert_expiry_seconds",
+                       "Seconds until the certificate's notAfter", "expires_in_seconds"),),
+    rule=_days_in_order,
+)

@@ -14,11 +14,11 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from agent.checks.model import Outcome, Status, UpdatesSpec
+from agent.checks.model import CheckKind, Family, Outcome, Status
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ _REMV = re.compile(r"^Remv (\S+)")
 _SUFFIX = re.compile(r"[+~].*$")
 
 UpdateKind = Literal["minor", "major"]
+
+
+@dataclass(frozen=True)
+class UpdatesSpec:
+    """No keys of its own: apt knows what is pending."""
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,16 @@ def run(spec: UpdatesSpec, timeout: float) -> Outcome:
             Status.WARNING, f"cannot read pending updates: {exc}", None, {"error": str(exc)}
         )
     return evaluate(*parse_simulation(text))
+
+
+def _pending(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], float]]:
+    if data.get("minor") is None:
+        return []
+    return [(("minor",), float(data["minor"])), (("major",), float(data["major"]))]
+
+
+KIND = CheckKind(
+    "updates", UpdatesSpec, (), run,
+    families=(Family("vigie_updates_pending", "Pending package updates by contract class",
+                     _pending, ("kind",)),),
+)

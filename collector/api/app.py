@@ -1,5 +1,11 @@
 """`create_app(config, db)`: the HTTP layer composed explicitly (routes, error
-handlers, lifespan with the periodic jobs)."""
+handlers, lifespan with the periodic jobs).
+
+Everything a request may need lives in `app.state`, built here once per app: the
+configuration, the database, the token table, the process's counters and metrics
+registry, the ingest writer. No module of `collector.api` keeps state of its own, so two
+apps in one process (the tests run many) never share any.
+"""
 from __future__ import annotations
 
 import logging
@@ -27,9 +33,11 @@ from collector.api.routes import (
 from collector.config import Config
 from collector.metrics import CollectorMetrics
 from collector.services.alertmanager import AlertCounts
+from collector.services.ingest import IngestWriter
 from collector.store import Database
 
 logger = logging.getLogger(__name__)
+
 
 class CollectorApp(FastAPI):
     """FastAPI, except that POST /api/v1/reports goes straight to its ASGI handler, before
@@ -66,6 +74,7 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.state.alert_counts = AlertCounts()
     app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts)
     app.state.registry = app.state.metrics.registry
+    app.state.ingest_writer = IngestWriter(db, config)  # its thread starts on first report
     errors.install(app)
     # the reports route: a plain ASGI handler, taken before the middleware (CollectorApp);
     # also the first route, so that other methods on its path answer 405

@@ -105,7 +105,8 @@ async def authenticate(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
-    principal = request.app.state.tokens.lookup(credentials.credentials)
+    tokens: TokenTable = request.app.state.tokens
+    principal = tokens.lookup(credentials.credentials)
     if principal is None:
         raise Unauthorized("invalid token")
     return principal

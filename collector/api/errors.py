@@ -11,12 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from collector.domain.sla import PeriodError
 from collector.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413,
-           Invalid: 422}
+# PeriodError is the pure domain's (it names `month:` or `year:`): as unacceptable as Invalid
+_STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, NotFound: 404,
+                                       Conflict: 409, TooLarge: 413, Invalid: 422,
+                                       PeriodError: 422}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

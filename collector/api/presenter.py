@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
-from collector.config import Config, Server
+from collector.config.model import Config, Server
 from collector.domain.incidents import Incident
 from collector.domain.maintenance import Maintenance
 from collector.domain.model import ServerStatus
@@ -24,12 +24,24 @@ def service_zone(config: Config, service_id: str) -> ZoneInfo:
     return ZoneInfo(service.timezone if service else config.timezone)
 
 
-def rfc3339(value: dt.datetime | None, tz: ZoneInfo | dt.tzinfo = UTC, *,
+@overload
+def rfc3339(value: dt.datetime | int, tz: ZoneInfo | dt.tzinfo = UTC, *,
+            seconds: bool = False) -> str: ...
+
+
+@overload
+def rfc3339(value: dt.datetime | int | None, tz: ZoneInfo | dt.tzinfo = UTC, *,
+            seconds: bool = False) -> str | None: ...
+
+
+def rfc3339(value: dt.datetime | int | None, tz: ZoneInfo | dt.tzinfo = UTC, *,
             seconds: bool = False) -> str | None:
-    """`value` in `tz` with its offset (to the second when `seconds`); None stays None."""
+    """`value` (a datetime, or epoch seconds as the SLA engine counts) in `tz` with its
+    offset (to the second when `seconds`); None stays None."""
     if value is None:
         return None
-    local = value.astimezone(tz)
+    local = (dt.datetime.fromtimestamp(value, tz) if isinstance(value, int)
+             else value.astimezone(tz))
     return local.isoformat(timespec="seconds") if seconds else local.isoformat()
 
 

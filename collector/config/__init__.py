@@ -1,12 +1,12 @@
 """The collector's configuration (SPEC §4): `load(path) -> Config`, frozen dataclasses."""
 from __future__ import annotations
 
+from agent.secret import Secret
 from collector.config.model import (
     DEFAULT_AGENT_METRICS_PORT,
     Client,
     Config,
     Detection,
-    Secret,
     Server,
     Service,
     Smtp,

@@ -1,18 +1,17 @@
-"""The collector's configuration (SPEC §4): TOML parsed once into frozen dataclasses.
+"""The collector's configuration (SPEC §4): frozen dataclasses, read by collector.config.parse.
 
-Every problem is collected, not just the first, and each names its key and quotes the bad
-value, so an operator fixes a file in one pass: `collector.toml: services[0].target: not a
-number (got 'high')`.
+`Config` indexes its services, servers and clients by id once, so a lookup is a dict access
+(listing the servers of every service was quadratic when each lookup scanned the tuples).
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
-import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from decimal import Decimal
+from functools import cached_property
+from types import MappingProxyType
+from typing import Protocol, TypeVar
 
 from agent.secret import Secret
 from collector.domain.model import Event, Severity
@@ -117,16 +116,22 @@ class Config:
     smtp: Smtp | None = None
 
     def service(self, service_id: str) -> Service | None:
-        return next((s for s in self.services if s.id == service_id), None)
+        return self._index.services.get(service_id)
 
     def server(self, server_id: str) -> Server | None:
-        return next((s for s in self.servers if s.id == server_id), None)
+        return self._index.servers.get(server_id)
 
     def client(self, client_id: str) -> Client | None:
-        return next((c for c in self.clients if c.id == client_id), None)
+        return self._index.clients.get(client_id)
 
     def servers_of(self, service_id: str) -> tuple[Server, ...]:
-        return tuple(s for s in self.servers if s.service == service_id)
+        return self._index.servers_of.get(service_id, ())
+
+    @cached_property
+    def _index(self) -> _Index:
+        """Built on the first lookup, once: not a field, so neither compared nor shown, and
+        `dataclasses.replace` gives a new Config with its own index."""
+        return _Index.of(self)
 
     @property
     def host(self) -> str:
@@ -137,31 +142,32 @@ class Config:
         return int(self.listen.rsplit(":", 1)[1])
 
 
-def read_secret_file(path: str) -> str:
-    """A secret kept in a file of its own must not be readable by group or others."""
-    mode = os.stat(path).st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} is readable by others (mode {stat.filemode(mode)}); chmod 600 it")
-    return Path(path).read_text(encoding="utf-8").strip()
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+_T = TypeVar("_T", bound=_HasId)
 
 
-def is_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+def _by_id(items: Iterable[_T]) -> Mapping[str, _T]:
+    index: dict[str, _T] = {}
+    for item in items:
+        index.setdefault(item.id, item)  # the first wins, as a scan of the tuple would
+    return MappingProxyType(index)
 
 
-def to_decimal(value: object) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
+@dataclass(frozen=True)
+class _Index:
+    services: Mapping[str, Service]
+    servers: Mapping[str, Server]
+    clients: Mapping[str, Client]
+    servers_of: Mapping[str, tuple[Server, ...]]
+
+    @classmethod
+    def of(cls, config: Config) -> _Index:
+        grouped: dict[str, list[Server]] = {}
+        for server in config.servers:
+            grouped.setdefault(server.service, []).append(server)
+        return cls(_by_id(config.services), _by_id(config.servers), _by_id(config.clients),
+                   MappingProxyType({k: tuple(v) for k, v in grouped.items()}))

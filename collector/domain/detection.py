@@ -4,7 +4,7 @@
 verdicts into a state change (after `confirmations` agreeing verdicts, against flapping)
 and the incident action it implies. `problem_for` groups outages of one service or one
 network into one problem (contract §2). `outage_end` decides what a report delivered
-after an outage proves. The detector (collector/detector.py) does the I/O around these.
+after an outage proves. collector.services.detection does the I/O around these.
 """
 from __future__ import annotations
 
@@ -203,6 +203,19 @@ def transition(state: ServerObservation, v: Verdict, settings: Settings,
         resolved_at = v.since if new_kind == IncidentKind.SERVER_DOWN else (seen or now)
     started_at = (v.since or now) if new_kind is not None else None
     return new, Action(old_kind, resolved_at, new_kind, started_at)
+
+
+OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
+
+
+def outage_key(kind: IncidentKind, server_id: str) -> str:
+    """The dedup key of a server's outage: at most one incident of a kind open per server."""
+    return f"{kind.value}:{server_id}"
+
+
+def check_key(server_id: str, check_name: str) -> str:
+    """The dedup key of one check of one server (issue 7: one incident per failing check)."""
+    return f"{IncidentKind.CHECK_FAILED.value}:{server_id}:{check_name}"
 
 
 def reopen_since(started_at: dt.datetime, settings: Settings) -> dt.datetime:

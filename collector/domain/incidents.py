@@ -57,7 +57,18 @@ class Change:
 
     incident: Incident
     changes: dict[str, tuple[Any, Any]]
-    action: str  # "updated", "resolved", "reopened"
+    action: str  # "opened", "updated", "resolved", "reopened"
+
+
+# What a new incident's timeline entry records: every fact it was opened with.
+OPENING_FIELDS = ("kind", "severity", "state", "responsibility", "affects_availability",
+                  "started_at", "detected_at", "notified_at", "resolved_at", "summary")
+
+
+def opening(incident: Incident) -> Change:
+    """The change that opening `incident` is: each of its facts, from nothing."""
+    return Change(incident, {k: (None, getattr(incident, k)) for k in OPENING_FIELDS
+                             if getattr(incident, k) is not None}, "opened")
 
 
 def check_times(started_at: dt.datetime, detected_at: dt.datetime,

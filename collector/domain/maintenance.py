@@ -52,3 +52,15 @@ def check_window(start: dt.datetime, end: dt.datetime, notified_at: dt.datetime)
     if end <= start:
         raise MaintenanceRuleError("end", f"must be after start (got {end.isoformat()} <= "
                                           f"{start.isoformat()})")
+
+
+def new_window(service_id: str, start: dt.datetime, end: dt.datetime,
+               notified_at: dt.datetime, reason: str, *, tz: ZoneInfo, actor: str,
+               now: dt.datetime) -> Maintenance:
+    """A window about to be recorded (id 0): checked, and planned or not as decided now,
+    from its notice (contract §4); the decision is kept, never recomputed."""
+    check_window(start, end, notified_at)
+    return Maintenance(id=0, service_id=service_id, start=start, end=end,
+                       notified_at=notified_at, reason=reason,
+                       planned=is_planned(start, notified_at, tz), created_at=now,
+                       created_by=actor)

@@ -1,29 +1,28 @@
 """Sends what the outbox holds: webhooks and e-mails, at least once (SPEC §6).
 
-A row is claimed in a short transaction (its `next_attempt_at` is pushed past a lease), sent
-outside any transaction, and its outcome recorded in another short transaction. Two
-dispatchers never send the same row at once; a crash mid-send leaves the row due again
-once the lease ends, and pending rows survive a restart because they are rows.
+A pass first looks, in a read transaction, whether anything is due: most passes (every
+2 s) find nothing and take no write lock. Due rows are claimed in a short write
+transaction (their `next_attempt_at` is pushed past a lease), sent outside any
+transaction, and each outcome recorded in another short one. Two dispatchers never send
+the same row at once; a crash mid-send leaves the row due again once the lease ends, and
+pending rows survive a restart because they are rows. One row's failure is its own: the
+others of the pass are still sent (STYLE: isolated failures).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import random
-import smtplib
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.engine import Row
-
-from collector.config import Config, Webhook
+from collector.config import Config
 from collector.notify import email as mail
 from collector.notify import webhook as hook
 from collector.notify.outbox import webhook_name
 from collector.notify.webhook import Outcome, Verdict
-from collector.store import Database
-from collector.store.tables import deliveries, emails
+from collector.store import Conn, Database, DatabaseError, outbox
+from collector.store.outbox import Attempt, Delivery, OutboxRow
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +31,8 @@ RETRY_CAP = 900.0          # no wait longer than 15 min between two tries
 RETRY_FOR = 3600.0         # SPEC §6: keep trying for at least an hour
 LEASE_EXTRA = 60.0         # a claimed row is due again this long after its send timeout
 BATCH = 50
+
+Row = TypeVar("Row", bound=OutboxRow)
 
 
 def retry_delay(failures: int, rand: Callable[[], float] = random.random) -> float:
@@ -60,83 +61,66 @@ def next_state(outcome: Outcome, *, failures: int, created_at: dt.datetime, now:
 
 def run_due(db: Database, config: Config, now: dt.datetime) -> int:
     """Try every due webhook delivery and e-mail once; return how many tries were made."""
+    with db.read() as conn:
+        deliveries_due, emails_due = outbox.deliveries_due(conn, now), outbox.emails_due(conn, now)
+    return ((_run_deliveries(db, config, now) if deliveries_due else 0)
+            + (_run_emails(db, config, now) if emails_due else 0))
+
+
+def _run_deliveries(db: Database, config: Config, now: dt.datetime) -> int:
     hooks = {webhook_name(w, i): w for i, w in enumerate(config.webhooks)}
     lease = max((w.timeout for w in config.webhooks), default=5.0) + LEASE_EXTRA
-    tries = 0
-    for row in _claim(db, deliveries, now, lease):
-        outcome = _send_delivery(hooks.get(row.webhook), row)
-        _record(db, deliveries, row, outcome, now, done_column="delivered_at")
-        tries += 1
-    smtp_lease = (config.smtp.timeout * 3 if config.smtp else 0.0) + LEASE_EXTRA
-    for row in _claim(db, emails, now, smtp_lease):
-        outcome = _send_email(config, row)
-        _record(db, emails, row, outcome, now, done_column="sent_at")
-        tries += 1
-    return tries
-
-
-def _claim(db: Database, table: Table, now: dt.datetime, lease: float) -> list[Row[Any]]:
-    until = now + dt.timedelta(seconds=lease)
-    claimed: list[Row[Any]] = []
     with db.write() as conn:
-        rows = conn.execute(select(table).where(
-            table.c.state == "pending", table.c.next_attempt_at <= now,
-        ).order_by(table.c.next_attempt_at, table.c.created_at).limit(BATCH)).all()
-        for row in rows:
-            # Compare-and-set: a concurrent dispatcher that claimed it first moved the time.
-            result = conn.execute(update(table).where(
-                table.c.id == row.id, table.c.state == "pending", table.c.next_attempt_at <= now,
-            ).values(next_attempt_at=until))
-            if result.rowcount == 1:
-                claimed.append(row)
-    return claimed
+        claimed = outbox.claim_deliveries(conn, now, now + dt.timedelta(seconds=lease), BATCH)
+
+    def send(row: Delivery) -> Outcome:
+        webhook = hooks.get(row.webhook)
+        if webhook is None:
+            return Outcome(Verdict.FAILED, f"webhook {row.webhook!r} is no longer configured")
+        return hook.post(webhook, row.event, row.id, row.body)
+
+    for row in claimed:
+        _try(db, row, send, outbox.record_delivery, f"{row.webhook} {row.event}", now)
+    return len(claimed)
 
 
-def _send_delivery(webhook: Webhook | None, row: Row[Any]) -> Outcome:
-    if webhook is None:
-        return Outcome(Verdict.FAILED, f"webhook {row.webhook!r} is no longer configured")
-    return hook.post(webhook, row.event, row.id, row.body)
+def _run_emails(db: Database, config: Config, now: dt.datetime) -> int:
+    lease = (config.smtp.timeout * 3 if config.smtp else 0.0) + LEASE_EXTRA
+    with db.write() as conn:
+        claimed = outbox.claim_emails(conn, now, now + dt.timedelta(seconds=lease), BATCH)
+    for row in claimed:
+        _try(db, row, lambda r: mail.deliver(config.smtp, r), outbox.record_email,
+             f"e-mail {row.kind}", now)
+    return len(claimed)
 
 
-def _send_email(config: Config, row: Row[Any]) -> Outcome:
-    if config.smtp is None:
-        return Outcome(Verdict.RETRY, "no [smtp] section in the configuration")
-    recipients = list(row.recipients)
-    message = mail.build_message(config.smtp, email_id=row.id, recipients=recipients,
-                                 subject=row.subject, text=row.text, html_body=row.html,
-                                 created_at=row.created_at)
+def _try(db: Database, row: Row, send: Callable[[Row], Outcome],
+         record: Callable[[Conn, str, Attempt], None], what: str, now: dt.datetime) -> None:
+    """One row's step of the pass: send it, record the outcome. Whatever goes wrong here
+    is logged with the row's id and leaves the other rows alone."""
     try:
-        mail.send(config.smtp, message, recipients)
-    except (OSError, smtplib.SMTPException) as exc:
-        error, permanent = mail.error_text(exc)
-        return Outcome(Verdict.FAILED if permanent else Verdict.RETRY, error)
-    return Outcome(Verdict.DELIVERED)
-
-
-def _record(db: Database, table: Table, row: Row[Any], outcome: Outcome, now: dt.datetime,
-            *, done_column: str) -> None:
+        outcome = send(row)
+    except Exception as exc:  # a row boundary: a bad row fails its own try, not the pass
+        logger.exception("%s %s could not be sent", what, row.id)
+        outcome = Outcome(Verdict.RETRY, f"internal error ({type(exc).__name__})")
     failures = row.attempts + 1
     state, next_at = next_state(outcome, failures=failures, created_at=row.created_at, now=now)
-    values: dict[str, Any] = {"attempts": table.c.attempts + 1, "state": state}
-    if state == "delivered":
-        values[done_column] = now
-        values["state"] = "delivered" if table is deliveries else "sent"
-    else:
-        values["last_error"] = outcome.error
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    with db.write() as conn:
-        conn.execute(update(table).where(table.c.id == row.id).values(**values))
-    _log(table.name, row, state, outcome, failures, next_at)
+    try:
+        with db.write() as conn:
+            record(conn, row.id, Attempt(state, now, next_at, outcome.error))
+    except DatabaseError:
+        logger.exception("%s %s: try %d not recorded; due again when its lease ends",
+                         what, row.id, failures)
+        return
+    _log(what, row.id, state, outcome, failures, next_at)
 
 
-def _log(kind: str, row: Row[Any], state: str, outcome: Outcome, tries: int,
+def _log(what: str, row_id: str, state: str, outcome: Outcome, tries: int,
          next_at: dt.datetime | None) -> None:
-    what = f"{row.webhook} {row.event}" if kind == "deliveries" else f"e-mail {row.kind}"
     if state == "delivered":
-        logger.info("%s %s sent after %d tries", what, row.id, tries)
+        logger.info("%s %s sent after %d tries", what, row_id, tries)
     elif state == "failed":
-        logger.warning("%s %s failed after %d tries: %s", what, row.id, tries, outcome.error)
+        logger.warning("%s %s failed after %d tries: %s", what, row_id, tries, outcome.error)
     else:
-        logger.info("%s %s try %d failed (%s); next at %s", what, row.id, tries, outcome.error,
+        logger.info("%s %s try %d failed (%s); next at %s", what, row_id, tries, outcome.error,
                     next_at.isoformat() if next_at else "?")

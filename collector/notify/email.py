@@ -9,25 +9,26 @@ import html
 import logging
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
 
 from collector.config import Service, Smtp
+from collector.domain.incidents import Incident
+from collector.domain.maintenance import Maintenance
 from collector.domain.model import Event
-from collector.notify.payloads import (
+from collector.notify.text import (
     duration_text,
-    incident_duration,
+    event_word,
     incident_link,
+    incident_seconds,
     local_text,
-    parse_time,
 )
+from collector.notify.webhook import Outcome, Verdict
+from collector.store.outbox import Email
 
 logger = logging.getLogger(__name__)
-
-_WORDS = {Event.INCIDENT_OPENED: "opened", Event.INCIDENT_UPDATED: "updated",
-          Event.INCIDENT_RESOLVED: "resolved"}
 
 
 @dataclass(frozen=True)
@@ -50,39 +51,32 @@ def _mail(kind: str, subject: str, title: str, lines: list[tuple[str, str]],
     return Mail(kind=kind, subject=subject, text=text, html=body)
 
 
-def incident_mail(event: Event, incident: dict[str, Any], *, service: Service, public_url: str,
+def incident_mail(event: Event, incident: Incident, *, service: Service, public_url: str,
                   now: dt.datetime) -> Mail:
-    word = _WORDS.get(event, event.value)
-    severity = str(incident.get("severity") or "unknown")
-    server = incident.get("server") or ""
+    word, severity = event_word(event), incident.severity.value
+    server = incident.server_id or ""
     where = f"{service.id}{' / ' + server if server else ''}"
     subject = f"[Vigie] {service.id}: {severity} incident {word}{' on ' + server if server else ''}"
     lines = [("Service", service.id), ("Server", server or "-"), ("Severity", severity),
-             ("Incident", f"#{incident.get('id', '?')}"), ("Summary", str(incident.get("summary") or ""))]
-    started = parse_time(incident.get("started_at"))
-    if started:
-        lines.append(("Started", local_text(started, service.timezone)))
-    resolved = parse_time(incident.get("resolved_at"))
-    if resolved:
-        lines.append(("Resolved", local_text(resolved, service.timezone)))
-    seconds = incident_duration(incident, now)
-    if seconds is not None:
-        lines.append(("Duration" if resolved else "Open for", duration_text(seconds)))
+             ("Incident", f"#{incident.id}"), ("Summary", incident.summary),
+             ("Started", local_text(incident.started_at, service.timezone))]
+    if incident.resolved_at:
+        lines.append(("Resolved", local_text(incident.resolved_at, service.timezone)))
+    lines.append(("Duration" if incident.resolved_at else "Open for",
+                  duration_text(incident_seconds(incident, now))))
     link = incident_link(public_url, incident)
     paragraphs = [f"Details: {link}"] if link else []
     return _mail("incident", subject, f"Incident {word} on {where}", lines, paragraphs)
 
 
-def maintenance_mail(maintenance: dict[str, Any], *, service: Service) -> Mail:
-    start, end = parse_time(maintenance.get("start")), parse_time(maintenance.get("end"))
-    start_text = local_text(start, service.timezone) if start else "to be announced"
-    length = duration_text((end - start).total_seconds()) if start and end else "unknown"
+def maintenance_mail(maintenance: Maintenance, *, service: Service) -> Mail:
+    # contract §4: the notice gives the start date and time and the expected duration.
+    start_text = local_text(maintenance.start, service.timezone)
     subject = f"[Vigie] {service.id}: planned maintenance on {start_text}"
-    lines = [("Service", service.id), ("Start", start_text), ("Expected duration", length)]
-    if end:
-        lines.append(("Expected end", local_text(end, service.timezone)))
-    reason = str(maintenance.get("reason") or "")
-    paragraphs = [f"Reason: {reason}"] if reason else []
+    lines = [("Service", service.id), ("Start", start_text),
+             ("Expected duration", duration_text(maintenance.duration_seconds)),
+             ("Expected end", local_text(maintenance.end, service.timezone))]
+    paragraphs = [f"Reason: {maintenance.reason}"] if maintenance.reason else []
     paragraphs.append("The service may be unavailable during this window.")
     return _mail("maintenance", subject, f"Planned maintenance of {service.id}", lines, paragraphs)
 
@@ -104,28 +98,42 @@ def bandwidth_mail(*, service: Service, started: dt.datetime, notice_at: dt.date
     return _mail("bandwidth", subject, f"Bandwidth notice for {service.id}", lines, paragraphs)
 
 
-def build_message(smtp: Smtp, *, email_id: str, recipients: list[str], subject: str, text: str,
-                  html_body: str, created_at: dt.datetime) -> EmailMessage:
+def build_message(smtp: Smtp, email: Email) -> EmailMessage:
+    """The message of a queued e-mail; ValueError for a header it cannot hold."""
     msg = EmailMessage()
     msg["From"] = smtp.sender
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(created_at)
+    msg["To"] = ", ".join(email.recipients)
+    msg["Subject"] = email.subject
+    msg["Date"] = format_datetime(email.created_at)
     # The same Message-ID on every try lets a mail client drop a duplicate (at least once).
-    msg["Message-ID"] = f"<{email_id}@vigie>"
-    msg.set_content(text)
-    msg.add_alternative(html_body, subtype="html")
+    msg["Message-ID"] = f"<{email.id}@vigie>"
+    msg.set_content(email.text)
+    msg.add_alternative(email.html, subtype="html")
     return msg
 
 
-def send(smtp: Smtp, msg: EmailMessage, recipients: list[str]) -> None:
+def deliver(smtp: Smtp | None, email: Email) -> Outcome:
+    """Send one queued e-mail; every failure is classified, none raised but a bad row's
+    own (a header it cannot hold: ValueError)."""
+    if smtp is None:
+        return Outcome(Verdict.RETRY, "no [smtp] section in the configuration")
+    message = build_message(smtp, email)
+    try:
+        send(smtp, message, email.recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        error, permanent = error_text(exc)
+        return Outcome(Verdict.FAILED if permanent else Verdict.RETRY, error)
+    return Outcome(Verdict.DELIVERED)
+
+
+def send(smtp: Smtp, msg: EmailMessage, recipients: Sequence[str]) -> None:
     """Raise smtplib.SMTPException or OSError on failure; the caller classifies it."""
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
         if smtp.starttls:
             client.starttls(context=ssl.create_default_context())
         if smtp.username and smtp.password is not None:
             client.login(smtp.username, smtp.password.reveal())
-        client.send_message(msg, from_addr=smtp.sender, to_addrs=recipients)
+        client.send_message(msg, from_addr=smtp.sender, to_addrs=list(recipients))
 
 
 def error_text(exc: BaseException) -> tuple[str, bool]:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
-
-from sqlalchemy import and_, insert, select
+from collections.abc import Sequence
 
 from collector.config import Config, Webhook
+from collector.domain.incidents import Incident
+from collector.domain.maintenance import Maintenance
 from collector.domain.model import Event, Severity
 from collector.notify import email as mail
-from collector.notify.payloads import slack_body, vigie_body
+from collector.notify.channels import Subject, channel
 from collector.store import Conn
-from collector.store.tables import deliveries, emails
+from collector.store import outbox as rows
 
 logger = logging.getLogger(__name__)
 
@@ -38,73 +38,58 @@ def accepts(webhook: Webhook, event: Event, severity: Severity | None) -> bool:
     return severity is None or severity.rank >= webhook.min_severity.rank
 
 
-def enqueue(conn: Conn, config: Config, event: Event, payload: dict[str, Any], *,
-            now: dt.datetime, severity: Severity | None = None, incident_id: int | None = None,
-            service_id: str | None = None) -> None:
-    """Insert one `deliveries` row per webhook that wants `event` (and the client e-mails)."""
-    event = Event(event)
-    incident = payload.get("incident") if isinstance(payload.get("incident"), dict) else None
-    if incident is not None:  # be lenient with callers that pass only the payload
-        severity = severity or _severity(incident.get("severity"))
-        incident_id = incident_id if incident_id is not None else incident.get("id")
-        service_id = service_id or incident.get("service")
+def enqueue(conn: Conn, config: Config, event: Event, subject: Subject, *,
+            now: dt.datetime) -> None:
+    """Queue `event` about `subject`: one delivery per webhook that wants it (its body
+    built by the webhook's channel) and the client's e-mail where the contract has one."""
+    incident = subject if isinstance(subject, Incident) else None
+    severity = incident.severity if incident else None
     for index, webhook in enumerate(config.webhooks):
         name = webhook_name(webhook, index)
-        if not (accepts(webhook, event, severity) or _owes_resolution(conn, name, event, incident_id)):
+        if not (accepts(webhook, event, severity) or _owes_resolution(conn, name, event, incident)):
             continue
         delivery_id = str(uuid.uuid4())
-        if webhook.format == "slack":
-            body = slack_body(event, payload, public_url=config.public_url, now=now)
-        else:
-            body = vigie_body(event, delivery_id, now, payload)
-        conn.execute(insert(deliveries).values(
-            id=delivery_id, webhook=name, event=event.value, body=body, incident_id=incident_id,
-            state="pending", attempts=0, next_attempt_at=now, created_at=now))
-    _enqueue_client_mail(conn, config, event, payload, now=now, service_id=service_id)
+        body = channel(webhook.format).body(event, subject, delivery_id=delivery_id,
+                                            config=config, now=now)
+        rows.insert_delivery(conn, delivery_id=delivery_id, webhook=name, event=event.value,
+                             body=body, incident_id=incident.id if incident else None, now=now)
+    recipients = _client_emails(config, subject.service_id)
+    message = _client_mail(config, event, subject, now) if recipients else None
+    if message is not None:
+        insert_email(conn, message, recipients, now=now)
 
 
-def _owes_resolution(conn: Conn, name: str, event: Event, incident_id: int | None) -> bool:
-    """A webhook that was sent an incident's opening is always sent its resolution."""
-    if event is not Event.INCIDENT_RESOLVED or incident_id is None:
-        return False
-    row = conn.execute(select(deliveries.c.id).where(and_(
-        deliveries.c.webhook == name, deliveries.c.incident_id == incident_id,
-        deliveries.c.event == Event.INCIDENT_OPENED.value)).limit(1)).first()
-    return row is not None
-
-
-def _severity(value: object) -> Severity | None:
-    try:
-        return Severity(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _enqueue_client_mail(conn: Conn, config: Config, event: Event, payload: dict[str, Any],
-                         *, now: dt.datetime, service_id: str | None) -> None:
-    service = config.service(service_id) if service_id else None
-    if config.smtp is None or service is None:
-        return
-    client = config.client(service.client)
-    if client is None or not client.emails:
-        return
-    if event in INCIDENT_EVENTS and "incident" in payload:
-        message = mail.incident_mail(event, payload["incident"], service=service,
-                                     public_url=config.public_url, now=now)
-    elif event is Event.MAINTENANCE_SCHEDULED and "maintenance" in payload:
-        # contract §4: the notice gives the start date and time and the expected duration.
-        message = mail.maintenance_mail(payload["maintenance"], service=service)
-    else:
-        return
-    insert_email(conn, message, client.emails, now=now)
-
-
-def insert_email(conn: Conn, message: mail.Mail, recipients: tuple[str, ...] | list[str],
+def insert_email(conn: Conn, message: mail.Mail, recipients: Sequence[str],
                  *, now: dt.datetime) -> str:
     """Queue one e-mail; the dispatcher sends it (at least once, Message-ID = row id)."""
     email_id = str(uuid.uuid4())
-    conn.execute(insert(emails).values(
-        id=email_id, kind=message.kind, recipients=list(recipients), subject=message.subject,
-        text=message.text, html=message.html, state="pending", attempts=0,
-        next_attempt_at=now, created_at=now))
+    rows.insert_email(conn, email_id=email_id, kind=message.kind, recipients=recipients,
+                      subject=message.subject, text=message.text, html=message.html, now=now)
     return email_id
+
+
+def _owes_resolution(conn: Conn, name: str, event: Event, incident: Incident | None) -> bool:
+    """A webhook that was sent an incident's opening is always sent its resolution."""
+    if event is not Event.INCIDENT_RESOLVED or incident is None:
+        return False
+    return rows.opening_sent(conn, webhook=name, incident_id=incident.id)
+
+
+def _client_emails(config: Config, service_id: str) -> tuple[str, ...]:
+    service = config.service(service_id)
+    client = config.client(service.client) if service else None
+    return client.emails if client else ()
+
+
+def _client_mail(config: Config, event: Event, subject: Subject,
+                 now: dt.datetime) -> mail.Mail | None:
+    """contract §7: e-mail is the channel to the client, for incidents and maintenance."""
+    service = config.service(subject.service_id)
+    if config.smtp is None or service is None:
+        return None
+    if isinstance(subject, Incident) and event in INCIDENT_EVENTS:
+        return mail.incident_mail(event, subject, service=service,
+                                  public_url=config.public_url, now=now)
+    if isinstance(subject, Maintenance) and event is Event.MAINTENANCE_SCHEDULED:
+        return mail.maintenance_mail(subject, service=service)
+    return None

@@ -1,30 +1,35 @@
-"""The SLA report as CSV: a summary block, a blank line, then an incidents block."""
+"""The SLA report as CSV: a summary block, a blank line, then an incidents block (and, for
+a contract year, a blank line and a months block).
+
+Each cell is the figure the JSON writes (`collector.render.json`: `number`, `percent`,
+`money`, RFC 3339 times in the service's zone), read from the `SlaReport` itself; a
+spreadsheet and the API never disagree on a figure.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import logging
-from typing import Any
 
-from collector.domain.sla import SlaReport
-from collector.render.json import report_json
+from collector.api.presenter import rfc3339
+from collector.domain.sla import IncidentLine, MonthLine, SlaReport
+from collector.domain.sla.periods import zone
+from collector.render.json import money, number, percent
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_KEYS = (
-    "service", "period_kind", "period_start", "period_end", "complete", "timezone",
-    "target_percent", "coverage_seconds", "excluded_seconds", "downtime_seconds",
-    "availability_percent", "allowed_downtime_seconds", "breached", "currency",
-    "monthly_fee", "availability_credit", "gtr_credit", "credit_total",
-)
+Cell = str | int | float | bool | None
+
 INCIDENT_KEYS = (
     "id", "server", "responsibility", "affects_availability", "started_at", "resolved_at",
     "counted_seconds", "excluded_seconds", "restore_seconds", "gtr_overrun_seconds",
     "gtr_credit_percent", "gtr_credited",
 )
+MONTH_KEYS = ("start", "end", "availability_percent", "downtime_seconds",
+              "availability_credit", "gtr_credit")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Cell) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -32,30 +37,53 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def summary_rows(r: SlaReport) -> list[tuple[str, Cell]]:
+    """(field, value) of the summary block, in the order of SPEC §7's object."""
+    tz = zone(r.timezone)
+    return [
+        ("service", r.service_id), ("period_kind", r.period.kind.value),
+        ("period_start", rfc3339(r.period.start, tz)), ("period_end", rfc3339(r.period.end, tz)),
+        ("complete", r.complete), ("timezone", r.timezone),
+        ("target_percent", number(r.target_percent)),
+        ("coverage_seconds", r.coverage_seconds), ("excluded_seconds", r.excluded_seconds),
+        ("downtime_seconds", r.downtime_seconds),
+        ("availability_percent", percent(r.availability_percent)),
+        ("allowed_downtime_seconds", number(r.allowed_downtime_seconds)),
+        ("breached", r.breached), ("currency", r.currency),
+        ("monthly_fee", money(r.monthly_fee)),
+        ("availability_credit", money(r.availability_credit)),
+        ("gtr_credit", money(r.gtr_credit)), ("credit_total", money(r.credit_total)),
+    ]
+
+
+def incident_row(line: IncidentLine, r: SlaReport) -> list[Cell]:
+    """One incident, in the order of INCIDENT_KEYS."""
+    tz = zone(r.timezone)
+    return [line.id, line.server_id, line.responsibility.value, line.affects_availability,
+            rfc3339(line.started_at, tz), rfc3339(line.resolved_at, tz),
+            line.counted_seconds, line.excluded_seconds, line.restore_seconds,
+            line.gtr_overrun_seconds, line.gtr_credit_percent, line.gtr_credited]
+
+
+def month_row(m: MonthLine, r: SlaReport) -> list[Cell]:
+    """One month of a contract year, in the order of MONTH_KEYS."""
+    tz = zone(r.timezone)
+    return [rfc3339(m.start, tz), rfc3339(m.end, tz), percent(m.availability_percent),
+            m.downtime_seconds, money(m.availability_credit), money(m.gtr_credit)]
+
+
 def render_csv(report: SlaReport) -> str:
-    """Two blocks of `key,value` then incident rows, from the same figures as the JSON."""
-    data = report_json(report)
-    flat = dict(data)
-    flat.update(
-        period_kind=data["period"]["kind"],
-        period_start=data["period"]["start"],
-        period_end=data["period"]["end"],
-        complete=data["period"]["complete"],
-    )
+    """The summary as `field,value` rows, then one row per incident (then per month)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["field", "value"])
-    for key in SUMMARY_KEYS:
-        writer.writerow([key, _cell(flat[key])])
+    writer.writerows([key, _cell(value)] for key, value in summary_rows(report))
     writer.writerow([])
     writer.writerow(INCIDENT_KEYS)
-    for incident in data["incidents"]:
-        writer.writerow([_cell(incident[key]) for key in INCIDENT_KEYS])
-    if data.get("months"):
+    writer.writerows([_cell(v) for v in incident_row(line, report)] for line in report.incidents)
+    months = report.months
+    if months:
         writer.writerow([])
-        keys = ("start", "end", "availability_percent", "downtime_seconds",
-                "availability_credit", "gtr_credit")
-        writer.writerow(["month_" + k for k in keys])
-        for month in data["months"]:
-            writer.writerow([_cell(month[k]) for k in keys])
+        writer.writerow(["month_" + key for key in MONTH_KEYS])
+        writer.writerows([_cell(v) for v in month_row(m, report)] for m in months)
     return out.getvalue()

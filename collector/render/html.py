@@ -1,4 +1,9 @@
-"""The SLA report as one self-contained HTML page (inline CSS and SVG, no external asset)."""
+"""The SLA report as one self-contained HTML page (inline CSS and SVG, no external asset).
+
+The template reads the `SlaReport` itself; its figures are those of the JSON
+(`collector.render.json`: `number`, `percent`, `money`), its times RFC 3339 in the
+service's zone (`rfc3339`) or, where a reader scans a table or the strip, `local_time`.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collector.api.presenter import rfc3339
 from collector.domain.sla import SlaReport
 from collector.domain.sla.periods import zone
-from collector.render.json import report_json
+from collector.render.json import money, number, percent
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +65,12 @@ def strip_marks(report: SlaReport) -> list[Mark]:
     p0, p1 = report.period.start_ts, report.period.end_ts
     scale = STRIP_WIDTH / (p1 - p0)
     tz = zone(report.timezone)
-    marks = []
+    marks: list[Mark] = []
     for kind, s, e in report.timeline:
         x = (s - p0) * scale
         width = max(MIN_MARK, (e - s) * scale)
         x = min(x, STRIP_WIDTH - width)
-        start = datetime.fromtimestamp(s, tz).strftime("%d/%m %H:%M")
-        end = datetime.fromtimestamp(e, tz).strftime("%d/%m %H:%M")
+        start, end = local_time(s, tz, "%d/%m %H:%M"), local_time(e, tz, "%d/%m %H:%M")
         marks.append(Mark(kind, round(x, 2), round(width, 2), f"{kind} {start} - {end}"))
     return marks
 
@@ -82,7 +88,7 @@ def strip_ticks(report: SlaReport) -> list[Tick]:
     scale = STRIP_WIDTH / (p1 - p0)
     tz = zone(report.timezone)
     day = datetime.fromtimestamp(p0, tz).date()
-    ticks = []
+    ticks: list[Tick] = []
     while True:
         # local midnight, converted through UTC: days of 23 or 25 h stay exact (DST)
         ts = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
@@ -96,29 +102,32 @@ def strip_ticks(report: SlaReport) -> list[Tick]:
         day += timedelta(days=1)
 
 
-def local_time(value: str | None, tz_name: str) -> str:
-    """An RFC 3339 time as the service's local 'YYYY-MM-DD HH:MM' (the zone is in the header)."""
-    if not value:
+def local_time(seconds: int | None, tz: ZoneInfo, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """Epoch seconds as the service's local time for a reader, 'YYYY-MM-DD HH:MM' (the zone
+    is in the page's header); None is an incident still open."""
+    if seconds is None:
         return "open"
-    return datetime.fromisoformat(value).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(seconds, tz).strftime(pattern)
 
 
 def render_html(report: SlaReport, title: str | None = None) -> str:
-    data = report_json(report)
     p0, p1 = report.period.start_ts, report.period.end_ts
     now_x = None
     if not report.complete:
         now_x = round(max(0.0, min(1.0, (report.as_of.timestamp() - p0) / (p1 - p0)))
                       * STRIP_WIDTH, 2)
+    tz = zone(report.timezone)
     template = _environment().get_template("sla.html.j2")
     return template.render(
-        r=data,
-        title=title or f"SLA report {data['service']} - {report.period.label}",
+        r=report,
+        months=report.months,
+        title=title or f"SLA report {report.service_id} - {report.period.label}",
         label=report.period.label,
         marks=strip_marks(report),
         ticks=strip_ticks(report),
-        local_time=lambda value: local_time(value, report.timezone),
+        at=lambda value: rfc3339(value, tz),
+        local_time=lambda seconds: local_time(seconds, tz),
+        number=number, percent=percent, money=money, duration=duration,
         width=STRIP_WIDTH,
         now_x=now_x,
-        duration=duration,
     )

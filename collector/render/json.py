@@ -1,35 +1,42 @@
-"""The SLA report as JSON (SPEC §7): the one serializer behind the API, the CLI, the CSV
-and the HTML page, so that they always print the same figures.
+"""The SLA report as JSON (SPEC §7): the one JSON serializer of the report, behind the API
+and the CLI.
 
 Money is a decimal string with two digits, never a float; seconds are exact integers
 (the allowed downtime may have a decimal: 2,581.2 s); times are RFC 3339 in the
-service's zone.
+service's zone. `number`, `percent` and `money` are the figures as JSON writes them; the
+CSV and the HTML page print the same ones, so the three always show the same figures.
 """
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from collector.domain.sla.model import IncidentLine, MonthLine
+from collector.api.presenter import rfc3339
+from collector.domain.sla import IncidentLine, MonthLine, SlaReport
 from collector.domain.sla.periods import PeriodKind, zone
-
-if TYPE_CHECKING:
-    from collector.domain.sla import SlaReport
 
 logger = logging.getLogger(__name__)
 
 
-def _number(value: Decimal) -> int | float:
+def number(value: Decimal) -> int | float:
+    """99.9 stays 99.9 and 100 stays 100 (a target, an allowed downtime in seconds)."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _iso(seconds: int, report: SlaReport) -> str:
-    return datetime.fromtimestamp(seconds, zone(report.timezone)).isoformat()
+def percent(value: Decimal) -> float:
+    """An availability already rounded to 4 decimals: 99.2097."""
+    return float(value)
+
+
+def money(value: Decimal) -> str:
+    """An amount in cents as text, "127.50": never a float (SPEC §7)."""
+    return str(value)
 
 
 def _incident_json(line: IncidentLine, report: SlaReport) -> dict[str, Any]:
+    tz = zone(report.timezone)
     return {
         "id": line.id,
         "responsibility": line.responsibility.value,
@@ -40,58 +47,64 @@ def _incident_json(line: IncidentLine, report: SlaReport) -> dict[str, Any]:
         "gtr_credit_percent": line.gtr_credit_percent,
         "server": line.server_id,
         "affects_availability": line.affects_availability,
-        "started_at": _iso(line.started_at, report),
-        "resolved_at": None if line.resolved_at is None else _iso(line.resolved_at, report),
+        "started_at": rfc3339(line.started_at, tz),
+        "resolved_at": rfc3339(line.resolved_at, tz),
         "gtr_credited": line.gtr_credited,
     }
 
 
 def _month_json(m: MonthLine, report: SlaReport) -> dict[str, Any]:
+    tz = zone(report.timezone)
     return {
-        "start": _iso(m.start, report),
-        "end": _iso(m.end, report),
+        "start": rfc3339(m.start, tz),
+        "end": rfc3339(m.end, tz),
         "coverage_seconds": m.coverage_seconds,
         "excluded_seconds": m.excluded_seconds,
         "downtime_seconds": m.downtime_seconds,
-        "availability_percent": float(m.availability_percent),
+        "availability_percent": percent(m.availability_percent),
         "breached": m.breached,
         "slices": m.slices,
-        "availability_credit": str(m.availability_credit),
-        "gtr_credit": str(m.gtr_credit),
+        "availability_credit": money(m.availability_credit),
+        "gtr_credit": money(m.gtr_credit),
     }
 
 
 def report_json(r: SlaReport) -> dict[str, Any]:
     """The SPEC §7 object, plus server_ids, timezone, as_of, timeline (and a year's months)."""
+    tz = zone(r.timezone)
     out: dict[str, Any] = {
         "service": r.service_id,
         "period": {
             "kind": r.period.kind.value,
-            "start": r.period.start.isoformat(),
-            "end": r.period.end.isoformat(),
+            "start": rfc3339(r.period.start, tz),
+            "end": rfc3339(r.period.end, tz),
             "complete": r.complete,
         },
-        "target_percent": _number(r.target_percent),
+        "target_percent": number(r.target_percent),
         "coverage_seconds": r.coverage_seconds,
         "excluded_seconds": r.excluded_seconds,
         "downtime_seconds": r.downtime_seconds,
-        "availability_percent": float(r.availability_percent),
-        "allowed_downtime_seconds": _number(r.allowed_downtime_seconds),
+        "availability_percent": percent(r.availability_percent),
+        "allowed_downtime_seconds": number(r.allowed_downtime_seconds),
         "breached": r.breached,
         "currency": r.currency,
-        "monthly_fee": str(r.monthly_fee),
-        "availability_credit": str(r.availability_credit),
-        "gtr_credit": str(r.gtr_credit),
-        "credit_total": str(r.credit_total),
+        "monthly_fee": money(r.monthly_fee),
+        "availability_credit": money(r.availability_credit),
+        "gtr_credit": money(r.gtr_credit),
+        "credit_total": money(r.credit_total),
         "incidents": [_incident_json(line, r) for line in r.incidents],
         "server_ids": list(r.server_ids),
         "timezone": r.timezone,
-        "as_of": r.as_of.astimezone(zone(r.timezone)).isoformat(),
-        "timeline": [
-            {"kind": kind, "start": _iso(s, r), "end": _iso(e, r)} for kind, s, e in r.timeline
-        ],
+        "as_of": rfc3339(r.as_of, tz),
+        "timeline": [{"kind": kind, "start": rfc3339(s, tz), "end": rfc3339(e, tz)}
+                     for kind, s, e in r.timeline],
     }
     if r.period.kind is PeriodKind.YEAR:
         out["period"]["year"] = r.period.index
         out["months"] = [_month_json(m, r) for m in r.months]
     return out
+
+
+def render_json(report: SlaReport) -> str:
+    """`--format json` and `?format=json`: the object, indented, one final newline."""
+    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"

@@ -1,7 +1,8 @@
 """check_failed incidents from the `checks` of a report (issue 7, contract §3).
 
-Called by `collector.services.detection.after_ingest_parsed` inside the ingest transaction, for a
-server whose report has a failing check or that has an open check incident.
+Called by `collector.services.detection.after_ingest_parsed` inside the ingest
+transaction, for a server whose report has a failing check or that has an open check
+incident.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, Responsibility, Severity
 from collector.services import incidents
 from collector.store import Conn
+from collector.store import incidents as incident_store
 
 ACTOR = "detector"
 
@@ -28,14 +30,16 @@ def failing(report: Mapping[str, Any]) -> bool:
 
 
 def apply(conn: Conn, config: Config, server: Server, report: Mapping[str, Any],
-                  collected_at: dt.datetime, now: dt.datetime, settings: Settings,
-                  opened: dict[str, Incident]) -> None:
+          collected_at: dt.datetime, now: dt.datetime, settings: Settings,
+          opened: dict[str, Incident]) -> None:
+    """Open, escalate, reopen or resolve the server's check incidents from its newest
+    report; `opened` (dedup key -> open incident) is kept up to date."""
     checks = report.get("checks")
     reported: set[str] = set()
     for check in checks if isinstance(checks, list) else []:
         if not isinstance(check, Mapping) or not check.get("name"):
             continue
-        key = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:{check['name']}"
+        key = rules.check_key(server.id, str(check["name"]))
         reported.add(key)
         status = str(check.get("status"))
         current = opened.get(key)
@@ -52,7 +56,7 @@ def apply(conn: Conn, config: Config, server: Server, report: Mapping[str, Any],
                 opened[key] = changed
     if not isinstance(checks, list):
         return  # a report without a checks section says nothing about them
-    prefix = f"{IncidentKind.CHECK_FAILED.value}:{server.id}:"
+    prefix = rules.check_key(server.id, "")
     for key in [k for k in opened if k.startswith(prefix) and k not in reported]:
         # the check left the agent's configuration: nothing will ever report it ok again
         gone = opened.pop(key)
@@ -85,7 +89,7 @@ def _failed(conn: Conn, config: Config, server: Server, check: Mapping[str, Any]
                                              changes={"severity": severity}, actor=ACTOR,
                                              reason="check got worse", now=now)
         return None
-    recent = None if current is not None else incidents.find_recent(
+    recent = None if current is not None else incident_store.find_recent(
         conn, key, rules.reopen_since(collected_at, settings))
     if recent is not None:
         return incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
@@ -97,4 +101,5 @@ def _failed(conn: Conn, config: Config, server: Server, check: Mapping[str, Any]
         # an agent clock running ahead must not put an incident in the future
         started_at=min(collected_at, now), detected_at=now,
         summary=f"check {check['name']} ({check.get('type', '?')}): {check.get('detail', '')}",
-        evidence={"check": dict(check), "report_id": report_id}, dedup_key=key, actor=ACTOR, now=now)
+        evidence={"check": dict(check), "report_id": report_id}, dedup_key=key, actor=ACTOR,
+        now=now)

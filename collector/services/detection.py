@@ -1,8 +1,9 @@
-"""Detection's I/O edge: server_state rows, pings, incidents (rules: collector/domain/detection).
+"""Detection's use cases (rules: collector.domain.detection; rows: collector.store).
 
-Two entry points (docs/internals.md):
-- `after_ingest`, inside the ingest transaction of every new report: a report is a sign of
-  life (ends server_down/agent_lost outages) and carries check results (check_failed).
+Two entry points:
+- `after_ingest_parsed`, inside the ingest transaction of every batch of new reports: a
+  report is a sign of life (ends server_down/agent_lost outages) and carries check results
+  (check_failed, collector.services.checks).
 - `run_detection`, the periodic job (an APScheduler thread): silent agents are suspects,
   pinged concurrently outside any transaction, then each server's transition is written
   with a compare-and-set UPDATE on `version` and its incidents changed in that transaction.
@@ -12,102 +13,94 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import sqlalchemy as sa
 
 from collector.config import Config, Server
 from collector.domain import detection as rules
 from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
 from collector.domain.incidents import Incident
-from collector.domain.model import (
-    IncidentKind,
-    Responsibility,
-    Severity,
-)
-from collector.services import checks as check_incidents
-from collector.services import incidents
+from collector.domain.model import IncidentKind, Responsibility, Severity
+from collector.services import checks, incidents
 from collector.services.ping import ping_hosts
 from collector.store import Conn, Database
-from collector.store import server_state as store
-from collector.store.tables import incidents as incidents_table
-from collector.store.tables import problems, reports
+from collector.store import incidents as incident_store
+from collector.store import maintenances as maintenance_store
+from collector.store import reports as report_store
+from collector.store import server_state as state_store
 
 logger = logging.getLogger(__name__)
 
-
-ACTOR = check_incidents.ACTOR  # one name in every incident timeline
-_OUTAGE_KINDS = (IncidentKind.SERVER_DOWN, IncidentKind.AGENT_LOST)
+ACTOR = checks.ACTOR  # one name in every incident timeline
 # report, its collected_at when already parsed (ingest's header) or None, received now
 Delivered = tuple[Mapping[str, Any], dt.datetime | None, dt.datetime]
-# id(config) -> (config, server map): detection runs against one configuration for hours
-_SERVER_MAPS: dict[int, tuple[Config, dict[str, Server]]] = {}
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """One new report of a configured server, its times parsed."""
+
+    server: Server
+    report: Mapping[str, Any]
+    collected_at: dt.datetime
+    now: dt.datetime
 
 
 def after_ingest(conn: Conn, config: Config, report: Mapping[str, Any],
                  now: dt.datetime) -> None:
-    """One report (the per-report form of `after_ingest_parsed`, docs/internals.md)."""
+    """One report (the per-report form of `after_ingest_parsed`)."""
     after_ingest_parsed(conn, config, [(report, None, now)])
 
 
 def after_ingest_parsed(conn: Conn, config: Config, delivered: Sequence[Delivered]) -> None:
-    """`after_ingest` for the new reports of one ingest transaction (group commit), in
-    order, with their collected_at when already parsed (ingest's header): O(1) queries for
-    the whole batch; checks are looked at only for a server with a failing check or an open
-    check incident, and more queries only for incidents to change."""
-    by_id = _servers(config)
-    known: list[tuple[Server, Mapping[str, Any], dt.datetime, dt.datetime]] = []
+    """The new reports of one ingest transaction (group commit), in order: O(1) queries
+    for the whole batch; checks are looked at only for a server with a failing check or an
+    open check incident, and more queries only for incidents to change."""
+    arrivals = _arrivals(config, delivered)
+    if not arrivals:
+        return
+    ids = [a.server.id for a in arrivals]
+    opened = incident_store.open_incidents(
+        conn, [rules.outage_key(kind, i) for i in ids for kind in rules.OUTAGE_KINDS])
+    opened.update(incident_store.open_check_incidents(conn, ids))
+    checking = {i.server_id for i in opened.values()
+                if i.kind == IncidentKind.CHECK_FAILED and i.server_id is not None}
+    checking.update(a.server.id for a in arrivals if checks.failing(a.report))
+    # read before the upsert: whether a report is its server's newest decides its checks
+    latest = state_store.last_report_at(conn, checking, lock=ids) if checking else {}
+    state_store.record_reports(conn, [state_store.Delivery(
+        a.server, a.collected_at, float(a.report.get("interval") or 0), a.now)
+        for a in arrivals])
+    settings = settings_of(config)
+    for a in arrivals:
+        if opened:
+            _end_outages(conn, config, a, opened)
+        if a.server.id not in checking:
+            continue
+        last = latest.get(a.server.id)
+        if last is None or a.collected_at >= last:
+            latest[a.server.id] = a.collected_at
+            checks.apply(conn, config, a.server, a.report, a.collected_at, a.now, settings,
+                         opened)
+        else:
+            # A late report older than what we know must not undo newer check states.
+            logger.info("late report from %s (collected %s): checks not applied", a.server.id,
+                        a.collected_at.isoformat())
+
+
+def _arrivals(config: Config, delivered: Sequence[Delivered]) -> list[_Arrival]:
+    out = []
     for report, collected_at, now in delivered:
-        server = by_id.get(str(report.get("server_id")))
+        server = config.server(str(report.get("server_id")))
         if server is None:
             logger.warning("report from unconfigured server %r ignored", report.get("server_id"))
             continue
         at = collected_at if collected_at is not None else parse_time(report["collected_at"])
-        known.append((server, report, at, now))
-    if not known:
-        return
-    opened = store.open_incidents(conn, [k for server, report, *_ in known
-                                         for k in _dedup_keys(server)])
-    opened.update(store.open_check_incidents(conn, (server.id for server, *_ in known)))
-    checking = {i.server_id for i in opened.values() if i.kind == IncidentKind.CHECK_FAILED}
-    checking.update(server.id for server, report, *_ in known if check_incidents.failing(report))
-    # read before the upsert: whether a report is its server's newest decides its checks
-    latest = store.last_report_at(conn, checking, lock=(s.id for s, *_ in known)) \
-        if checking else {}
-    store.record_reports(conn, [(server, at, float(report.get("interval") or 0), now)
-                                for server, report, at, now in known])
-    for server, report, collected_at, now in known:
-        if opened:
-            _end_outages(conn, config, server, report, collected_at, now, opened)
-        if server.id not in checking:
-            continue
-        last = latest.get(server.id)
-        if last is None or collected_at >= last:
-            latest[server.id] = collected_at
-            check_incidents.apply(conn, config, server, report, collected_at, now,
-                          settings_of(config), opened)
-        else:
-            # A late report older than what we know must not undo newer check states.
-            logger.info("late report from %s (collected %s): checks not applied", server.id,
-                        collected_at.isoformat())
+        out.append(_Arrival(server, report, at, now))
+    return out
 
 
-def _servers(config: Config) -> Mapping[str, Server]:
-    """The server map of `config`, built once per configuration (not once per batch)."""
-    cached = _SERVER_MAPS.get(id(config))
-    if cached is None or cached[0] is not config:
-        if len(_SERVER_MAPS) >= 8:  # configurations of tests and reloads: keep a few
-            _SERVER_MAPS.clear()
-        cached = _SERVER_MAPS[id(config)] = (config, {s.id: s for s in config.servers})
-    return cached[1]
-
-
-def _dedup_keys(server: Server) -> list[str]:
-    return [f"{kind.value}:{server.id}" for kind in _OUTAGE_KINDS]
-
-
-def _end_outages(conn: Conn, config: Config, server: Server, report: Mapping[str, Any],
-                 collected_at: dt.datetime, now: dt.datetime,
+def _end_outages(conn: Conn, config: Config, arrival: _Arrival,
                  opened: dict[str, Incident]) -> None:
     """A report ends an open outage at its collected_at (the first sign of life).
 
@@ -116,14 +109,15 @@ def _end_outages(conn: Conn, config: Config, server: Server, report: Mapping[str
     available ends it there (rules.outage_end: a spooled report whose own pings all went
     unanswered shows a cut-off host; then the delivery itself, `now`, ends it).
     """
-    for kind in _OUTAGE_KINDS:
-        incident = opened.pop(f"{kind.value}:{server.id}", None)
+    for kind in rules.OUTAGE_KINDS:
+        incident = opened.pop(rules.outage_key(kind, arrival.server.id), None)
         if incident is None:
             continue
-        at = rules.outage_end(report, collected_at, incident.started_at, now,
-                              network=kind == IncidentKind.SERVER_DOWN)
+        at = rules.outage_end(arrival.report, arrival.collected_at, incident.started_at,
+                              arrival.now, network=kind == IncidentKind.SERVER_DOWN)
         incidents.resolve_incident(conn, config, incident.id, resolved_at=at, actor=ACTOR,
-                                   now=now, reason=f"report {report.get('report_id')}")
+                                   now=arrival.now,
+                                   reason=f"report {arrival.report.get('report_id')}")
 
 
 def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
@@ -133,15 +127,10 @@ def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
     changes (in steady state, a few of thousands)."""
     settings = settings_of(config)
     windows, observed = _read_states(db, config, now)
-    by_id = _servers(config)
-    suspects = {o.server_id for o in observed if rules.needs_ping(o, now, settings)}
-    results = ping_hosts([by_id[i].address for i in sorted(suspects)],
-                         config.detection.ping_count, config.detection.ping_timeout)
-    for obs in observed:
-        server = by_id[obs.server_id]
-        result = results.get(server.address) if obs.server_id in suspects else None
-        ping = PingOutcome(now, result.target, result.sent, result.received,
-                           result.error) if result is not None else None
+    watched = list(zip(config.servers, observed, strict=True))
+    pings = _ping([s for s, obs in watched if rules.needs_ping(obs, now, settings)], config, now)
+    for server, obs in watched:
+        ping = pings.get(server.id)
         new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings),
                                         settings, now)
         if new == obs:
@@ -155,29 +144,41 @@ def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
             logger.exception("detection failed for server %s", server.id)
 
 
+def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime
+          ) -> dict[str, PingOutcome]:
+    """server id -> what pinging it showed, for every suspect (pinged all at once)."""
+    results = ping_hosts([s.address for s in suspects], config.detection.ping_count,
+                         config.detection.ping_timeout)
+    outcomes = {}
+    for server in suspects:
+        result = results[server.address]
+        outcomes[server.id] = PingOutcome(now, result.target, result.sent, result.received,
+                                          result.error)
+    return outcomes
+
+
 def _read_states(db: Database, config: Config,
                  now: dt.datetime) -> tuple[dict[str, int], list[ServerObservation]]:
-    """Every server's row, read in a read-only transaction: on SQLite a deferred BEGIN,
-    which does not hold the write lock (ingest) for the time of a 10,000-row read."""
+    """Every server's row, in configuration order, read in a read transaction (which does
+    not hold SQLite's write lock, ingest's, for the time of a 10,000-row read)."""
     with db.read() as conn:
-        windows = store.active_maintenances(conn, now)
-        observed = store.load_states(conn, config.servers, windows, create=False)
+        windows = maintenance_store.active_windows(conn, now)
+        observed = state_store.load_states(conn, config.servers, windows, create=False)
     missing = [s for s in config.servers if s.id not in observed]
     if missing:  # first sight: rows created in a (short) write transaction
         with db.write() as conn:
-            observed.update(store.load_states(conn, missing, windows))
+            observed.update(state_store.load_states(conn, missing, windows))
     return windows, [observed[s.id] for s in config.servers]
 
 
 def _detect_one(conn: Conn, config: Config, server: Server, maintenance_id: int | None,
                 ping: PingOutcome | None, now: dt.datetime, settings: Settings) -> None:
     # Re-read inside the transaction: a report may have arrived while we were pinging.
-    obs = store.load_state(conn, server, maintenance_id)
-    verdict = rules.verdict(obs, ping, now, settings)
-    new, action = rules.transition(obs, verdict, settings, now)
+    obs = state_store.load_state(conn, server, maintenance_id)
+    new, action = rules.transition(obs, rules.verdict(obs, ping, now, settings), settings, now)
     if new == obs:
         return
-    if not store.write_state(conn, obs, new):
+    if not state_store.write_state(conn, obs, new):
         logger.info("server_state of %s changed meanwhile; next run decides", server.id)
         return
     if action.kind != rules.ActionKind.NONE:
@@ -189,7 +190,7 @@ def _apply(conn: Conn, config: Config, server: Server, obs: ServerObservation,
            action: Action, ping: PingOutcome | None, now: dt.datetime,
            settings: Settings) -> None:
     if action.resolve is not None:
-        current = incidents.find_open(conn, f"{action.resolve.value}:{server.id}")
+        current = incident_store.find_open(conn, rules.outage_key(action.resolve, server.id))
         if current is not None:
             at = min(max(action.resolved_at or now, current.started_at), now)
             incidents.resolve_incident(conn, config, current.id, resolved_at=at, actor=ACTOR,
@@ -202,10 +203,10 @@ def _apply(conn: Conn, config: Config, server: Server, obs: ServerObservation,
 def _open_outage(conn: Conn, config: Config, server: Server, obs: ServerObservation,
                  kind: IncidentKind, started_at: dt.datetime, ping: PingOutcome | None,
                  now: dt.datetime, settings: Settings) -> None:
-    key = f"{kind.value}:{server.id}"
-    if incidents.find_open(conn, key) is not None:
+    key = rules.outage_key(kind, server.id)
+    if incident_store.find_open(conn, key) is not None:
         return  # still open (e.g. an outage a spooled report did not end)
-    recent = incidents.find_recent(conn, key, rules.reopen_since(started_at, settings))
+    recent = incident_store.find_recent(conn, key, rules.reopen_since(started_at, settings))
     if recent is not None:
         # Flapping: one outage, not many. The gap is counted as downtime too, which errs on
         # the client's side (contract §3), and the timeline keeps each recovery.
@@ -213,7 +214,6 @@ def _open_outage(conn: Conn, config: Config, server: Server, obs: ServerObservat
                                   reason="failed again within reopen_window")
         return
     down = kind == IncidentKind.SERVER_DOWN
-    evidence = _evidence(conn, server, obs, ping)
     summary = (f"server {server.id} ({server.address}) is down: no report and no answer"
                if down else f"agent of {server.id} stopped reporting; the server answers ping")
     incidents.open_incident(
@@ -221,17 +221,14 @@ def _open_outage(conn: Conn, config: Config, server: Server, obs: ServerObservat
         severity=Severity.CRITICAL if down else Severity.WARNING,
         responsibility=Responsibility.PROVIDER, affects_availability=down,
         started_at=started_at, detected_at=max(now, started_at), summary=summary,
-        evidence=evidence, dedup_key=key, actor=ACTOR, now=now,
+        evidence=_evidence(conn, server, obs, ping), dedup_key=key, actor=ACTOR, now=now,
         problem_id=_problem(conn, config, server, started_at, settings) if down else None)
 
 
 def _evidence(conn: Conn, server: Server, obs: ServerObservation,
               ping: PingOutcome | None) -> dict[str, Any]:
     """contract §2 (5.4): the probes' evidence establishes the incident."""
-    last = conn.execute(
-        sa.select(reports.c.report_id, reports.c.collected_at)
-        .where(reports.c.server_id == server.id)
-        .order_by(reports.c.collected_at.desc()).limit(1)).first()
+    last = report_store.latest_report(conn, server.id)
     evidence: dict[str, Any] = {
         "last_report": {"report_id": last.report_id, "collected_at": last.collected_at.isoformat()}
         if last is not None else None,
@@ -246,30 +243,22 @@ def _problem(conn: Conn, config: Config, server: Server, started_at: dt.datetime
              settings: Settings) -> int:
     """contract §2: join a peer's problem (same service or network, close in time) or open
     a problem of its own, which later peers join."""
-    window = dt.timedelta(seconds=settings.group_window)
-    rows = conn.execute(
-        sa.select(incidents_table.c.server_id, incidents_table.c.service_id,
-                  incidents_table.c.started_at, incidents_table.c.problem_id)
-        .where(incidents_table.c.kind == IncidentKind.SERVER_DOWN.value,
-               incidents_table.c.started_at.between(started_at - window, started_at + window),
-               incidents_table.c.problem_id.is_not(None))).all()
-    others = []
-    for row in rows:
-        peer = config.server(row.server_id or "")
-        others.append(rules.OutageRef(row.server_id or "", row.service_id,
-                                      peer.network if peer else "", row.started_at,
-                                      row.problem_id))
+    peers = incident_store.grouped_outages(conn, started_at,
+                                           dt.timedelta(seconds=settings.group_window))
+    others = [rules.OutageRef(i.server_id or "", i.service_id, _network(config, i.server_id),
+                              i.started_at, i.problem_id) for i in peers]
     found = rules.problem_for(server.id, server.service, server.network, started_at, others,
                               settings)
     if found is not None:
         return found
     key = rules.problem_key(server.service, server.network)
-    return int(conn.execute(problems.insert().values(
-        key=key, opened_at=started_at, summary=f"outage of {key}")
-        .returning(problems.c.id)).scalar_one())
+    return incident_store.insert_problem(conn, key, started_at, f"outage of {key}")
 
 
-# --- server_state rows -------------------------------------------------------------------
+def _network(config: Config, server_id: str | None) -> str:
+    peer = config.server(server_id) if server_id else None
+    return peer.network if peer is not None else ""
+
 
 def settings_of(config: Config) -> Settings:
     d = config.detection

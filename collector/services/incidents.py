@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from collector.config import Config
@@ -43,10 +44,7 @@ def open_incident(conn: Conn, config: Config, *, service_id: str, server_id: str
         summary=summary, problem_id=problem_id, dedup_key=dedup_key, evidence=evidence,
         created_by=actor)
     incident = rows.insert(conn, draft)
-    opened = {k: (None, getattr(incident, k)) for k in (
-        "kind", "severity", "state", "responsibility", "affects_availability", "started_at",
-        "detected_at", "notified_at", "resolved_at", "summary") if getattr(incident, k) is not None}
-    _record(conn, config, Change(incident, opened, "opened"), actor=actor, reason=None, now=now)
+    _record(conn, config, rules.opening(incident), actor=actor, reason=None, now=now)
     if incident.resolved_at is not None:
         # recorded after the fact (a client's ticket): a receiver that is told of the
         # opening must also hear of the resolution, or it keeps an orphaned open incident
@@ -56,17 +54,13 @@ def open_incident(conn: Conn, config: Config, *, service_id: str, server_id: str
     return incident
 
 
-def find_open(conn: Conn, dedup_key: str) -> Incident | None:
-    return rows.find_open(conn, dedup_key)
-
-
-def find_recent(conn: Conn, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
-    return rows.find_recent(conn, dedup_key, resolved_since)
-
-
-def get_incident(conn: Conn, incident_id: int) -> Incident:
-    incident = rows.get(conn, incident_id)
-    if incident is None:
+def get_incident(conn: Conn, incident_id: int, *, for_update: bool = False,
+                 scope: Collection[str] | None = None) -> Incident:
+    """The incident (locked until the transaction ends with `for_update`, on PostgreSQL;
+    a SQLite write transaction holds the database's lock anyway). NotFound if there is
+    none, or if its service is not in `scope` (SPEC §5: outside the caller's scope is 404)."""
+    incident = rows.get(conn, incident_id, for_update=for_update)
+    if incident is None or (scope is not None and incident.service_id not in scope):
         raise NotFound(f"incident {incident_id} not found")
     return incident
 
@@ -74,14 +68,14 @@ def get_incident(conn: Conn, incident_id: int) -> Incident:
 def resolve_incident(conn: Conn, config: Config, incident_id: int, *,
                      resolved_at: dt.datetime, actor: str, now: dt.datetime,
                      reason: str | None = None) -> Incident:
-    incident = _locked(conn, incident_id)
+    incident = get_incident(conn, incident_id, for_update=True)
     change = _check(lambda: rules.resolve(incident, resolved_at, now))
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
 
 
 def reopen_incident(conn: Conn, config: Config, incident_id: int, *, actor: str,
                     now: dt.datetime, reason: str) -> Incident:
-    incident = _locked(conn, incident_id)
+    incident = get_incident(conn, incident_id, for_update=True)
     change = _check(lambda: rules.reopen(incident, now))
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
 
@@ -90,18 +84,11 @@ def update_incident(conn: Conn, config: Config, incident_id: int, *,
                     changes: dict[str, Any], actor: str, reason: str | None,
                     now: dt.datetime) -> Incident:
     """Apply an admin's edit; `changes` maps Incident fields to new values."""
-    incident = _locked(conn, incident_id)
+    incident = get_incident(conn, incident_id, for_update=True)
     change = _check(lambda: rules.apply_changes(incident, changes, reason, now))
     if not change.changes:
         return incident
     return _commit(conn, config, incident, change, actor=actor, reason=reason, now=now)
-
-
-def _locked(conn: Conn, incident_id: int) -> Incident:
-    incident = rows.get(conn, incident_id, for_update=True)
-    if incident is None:
-        raise NotFound(f"incident {incident_id} not found")
-    return incident
 
 
 def _check(step: Any) -> Any:
@@ -131,11 +118,10 @@ def _record(conn: Conn, config: Config, change: Change, *, actor: str,
 
 def _announce(conn: Conn, config: Config, incident: Incident, event: Event,
               now: dt.datetime) -> None:
-    from collector.api.presenter import incident_json
     from collector.notify.outbox import enqueue  # the notifications package; no cycle at import
 
-    enqueue(conn, config, event, {"incident": incident_json(incident, config)}, now=now,
-            severity=incident.severity, incident_id=incident.id, service_id=incident.service_id)
+    # the dataclass itself: each channel turns it into its body (SPEC §6 JSON, chat, e-mail)
+    enqueue(conn, config, event, incident, now=now)
 
 
 def _plain(value: Any) -> Any:

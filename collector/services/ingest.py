@@ -12,26 +12,28 @@ after that transaction has committed. Ingest writers never queue on the database
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fcntl
 import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collector.config import Config
-from collector.store import Conn, Database
 from collector.services import detection
-from collector.store import reports as queries
+from collector.store import Database
+from collector.store import reports as report_store
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 256          # reports per transaction
 IDLE_EXIT = 10.0         # seconds without a report before the writer thread ends
+ANSWER_WITHIN = 10.0     # seconds a request waits for its commit before a 503
+RETRY_AFTER = 5          # seconds, the 503's Retry-After (the agent retries 5xx anyway)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> lis
     """Store the reports in one transaction; for each, True when it was new. Detection
     runs in the same transaction, so a report is never stored without detection seeing it."""
     with db.write() as conn:
-        new_ids = queries.insert_reports(conn, [queries.NewReport(
+        new_ids = report_store.insert_reports(conn, [report_store.NewReport(
             i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
             max(1, round(i.header.interval)), i.body_json) for i in batch])
         stored: list[bool] = []
@@ -78,66 +80,111 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> lis
     return stored
 
 
-Waiter = Future[bool] | asyncio.Future[bool]
+Waiter = asyncio.Future[bool]  # a request's, completed in its event loop
+
+
+class IngestUnavailable(Exception):
+    """No commit for this report now: the writer could not take its lock, or the commit
+    did not come within `answer_within`. 503 with Retry-After (the agent keeps the report
+    in its spool and sends it again; a report stored meanwhile is then stored once)."""
+
+    retry_after = RETRY_AFTER
 
 
 class IngestWriter:
-    """The group-commit thread: `submit` a report, wait on its future (True when new),
-    which completes only after the transaction holding the report has committed.
+    """The group-commit thread: `store` a report and wait (True when new) until the
+    transaction holding it has committed, for at most `answer_within` seconds.
 
-    `submit_async` hands back an asyncio future: the thread settles all of a batch's futures
-    of one event loop with one `call_soon_threadsafe` (one wake-up of the loop per batch,
-    not one per report). With several worker processes on one SQLite file, the writers take
-    turns on a file lock (`SqliteWriteLock`): the kernel wakes the next one as soon as the
-    lock is free, where SQLite's busy handler would sleep-and-retry for milliseconds."""
+    The thread settles all of a batch's futures of one event loop with one
+    `call_soon_threadsafe` (one wake-up of the loop per batch, not one per report). With
+    several worker processes on one SQLite file, the writers take turns on a file lock
+    (`SqliteWriteLock`): the kernel wakes the next one as soon as the lock is free, where
+    SQLite's busy handler would sleep-and-retry for milliseconds.
+
+    The thread outlives any error (issue 10, defect 1): a batch that fails outside its
+    transaction answers its waiters with `IngestUnavailable`, and a thread that ends with
+    reports still queued is replaced at once."""
 
     def __init__(self, db: Database, config: Config, *, max_batch: int = MAX_BATCH,
-                 idle_exit: float = IDLE_EXIT) -> None:
+                 idle_exit: float = IDLE_EXIT, answer_within: float = ANSWER_WITHIN) -> None:
         self.db, self.config = db, config
-        self.max_batch, self.idle_exit = max_batch, idle_exit
+        self.max_batch, self.idle_exit, self.answer_within = max_batch, idle_exit, answer_within
         self._queue: queue.SimpleQueue[tuple[Incoming, Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._write_lock = SqliteWriteLock.for_database(db)
 
-    def submit(self, item: Incoming) -> Future[bool]:
-        future: Future[bool] = Future()
+    async def store(self, item: Incoming) -> bool:
+        """True when the report was new, once committed; IngestUnavailable when that does
+        not happen within `answer_within` seconds (the report may still be stored later).
+        A timer on the future (a third of asyncio.wait_for's cost, on the hot path)."""
+        loop = asyncio.get_running_loop()
+        future: Waiter = loop.create_future()
         self._put(item, future)
-        return future
+        timer = loop.call_later(self.answer_within, self._expire, future, item)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
-    def submit_async(self, item: Incoming) -> asyncio.Future[bool]:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._put(item, future)
-        return future
+    def _expire(self, future: Waiter, item: Incoming) -> None:
+        if future.done():
+            return
+        logger.warning("report %s not committed within %g s: answered 503",
+                       item.header.report_id, self.answer_within)
+        future.set_exception(IngestUnavailable(f"not stored within {self.answer_within:g} s; "
+                                               "send it again later"))
 
     def _put(self, item: Incoming, waiter: Waiter) -> None:
         with self._lock:
             self._queue.put((item, waiter))
             if self._thread is None:  # started on demand, ends when idle (no leak per app)
-                self._thread = threading.Thread(target=self._run, name="ingest-writer",
-                                                daemon=True)
-                self._thread.start()
+                self._start()
+
+    def _start(self) -> None:
+        """Under `_lock`."""
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        try:
+            while (batch := self._next_batch()) is not None:
+                self._write(batch)
+        finally:
+            self._exit()
+
+    def _next_batch(self) -> list[tuple[Incoming, Waiter]] | None:
+        """The reports queued (at most max_batch), waiting for the first; None when idle."""
+        try:
+            batch = [self._queue.get(timeout=self.idle_exit)]
+        except queue.Empty:
+            return None
+        while len(batch) < self.max_batch:  # whatever arrived while the last one committed
             try:
-                batch = [self._queue.get(timeout=self.idle_exit)]
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                with self._lock:  # _put() holds it while queueing: no report is stranded
-                    if self._queue.empty():
-                        self._thread = None
-                        self._write_lock.close()
-                        return
-                continue
-            while len(batch) < self.max_batch:  # whatever arrived while the last one committed
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            items = [item for item, _ in batch]
+                break
+        return batch
+
+    def _write(self, batch: list[tuple[Incoming, Waiter]]) -> None:
+        outcomes: list[bool | BaseException]
+        try:
             with self._write_lock:
-                outcomes = self._store(items)
-            _settle([waiter for _, waiter in batch], outcomes)
+                outcomes = self._store([item for item, _ in batch])
+        except Exception as exc:  # noqa: BLE001 -- the writer's boundary: it must go on
+            logger.error("ingest writer: %d reports not stored (%s: %s)", len(batch),
+                         type(exc).__name__, exc)
+            outcomes = [IngestUnavailable(f"the store cannot be written now "
+                                          f"({type(exc).__name__})") for _ in batch]
+        _settle([waiter for _, waiter in batch], outcomes)
+
+    def _exit(self) -> None:
+        with self._lock:  # _put() holds it while queueing: no report is stranded
+            with contextlib.suppress(OSError):
+                self._write_lock.close()
+            self._thread = None
+            if not self._queue.empty():  # idle timeout raced a _put, or an error escaped
+                self._start()
 
     def _store(self, items: list[Incoming]) -> list[bool | BaseException]:
         try:
@@ -152,15 +199,10 @@ class IngestWriter:
 
 
 def _settle(waiters: Sequence[Waiter], outcomes: Sequence[bool | BaseException]) -> None:
-    """Complete each waiter; asyncio ones through their loop, once per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], Any]]] = {}
+    """Complete each waiter through its event loop, once per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, bool | BaseException]]] = {}
     for waiter, outcome in zip(waiters, outcomes):
-        if isinstance(waiter, asyncio.Future):
-            by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
-        elif isinstance(outcome, BaseException):
-            waiter.set_exception(outcome)
-        else:
-            waiter.set_result(outcome)
+        by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
     for loop, pairs in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_in_loop, pairs)
@@ -168,9 +210,9 @@ def _settle(waiters: Sequence[Waiter], outcomes: Sequence[bool | BaseException])
             logger.debug("event loop closed; %d answers dropped", len(pairs))
 
 
-def _settle_in_loop(pairs: Sequence[tuple[asyncio.Future[bool], Any]]) -> None:
+def _settle_in_loop(pairs: Sequence[tuple[Waiter, bool | BaseException]]) -> None:
     for future, outcome in pairs:
-        if future.done():  # the request was cancelled (client gone)
+        if future.done():  # the request was cancelled (client gone), or answered 503
             continue
         if isinstance(outcome, BaseException):
             future.set_exception(outcome)
@@ -197,16 +239,20 @@ class SqliteWriteLock:
             return
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks this thread only (GIL released)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks this thread only (GIL released)
+        except OSError:
+            self.close()  # opened again by the next batch
+            raise
 
     def __exit__(self, *_: object) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def prune_reports(db: Database, config: Config, now: dt.datetime) -> int:
@@ -216,9 +262,9 @@ def prune_reports(db: Database, config: Config, now: dt.datetime) -> int:
     total = 0
     while True:
         with db.write() as conn:
-            deleted = queries.prune_reports(conn, before)
+            deleted = report_store.prune_reports(conn, before)
         total += deleted
-        if deleted < queries.PRUNE_BATCH:
+        if deleted < report_store.PRUNE_BATCH:
             break
     if total:
         logger.info("pruned %d reports collected before %s", total, before.isoformat())

@@ -65,6 +65,11 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
+    def ping(self) -> None:
+        """One round trip in a read transaction; raises DatabaseError when unreachable."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar_one()
+
     def migrate(self) -> None:
         """Upgrade the schema to this version's (collector.store.migrate)."""
         from collector.store.migrate import migrate

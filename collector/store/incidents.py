@@ -1,9 +1,13 @@
-"""Incident rows <-> `collector.domain.incidents.Incident`; the incident_events timeline."""
+"""Incidents: rows <-> `collector.domain.incidents.Incident`, the incident_events
+timeline, the lookups detection makes on every batch, problems (contract §2), and the
+SLA engine's inputs (contract §3)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +15,10 @@ from sqlalchemy.engine import RowMapping
 
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, Responsibility, Severity
+from collector.domain.sla import IncidentInput
+from collector.store._sql import json_list
 from collector.store.database import Conn
-from collector.store.tables import incident_events, incidents
+from collector.store.tables import incident_events, incidents, problems
 
 _COLUMNS = ("service_id", "server_id", "kind", "severity", "state", "responsibility",
             "affects_availability", "started_at", "detected_at", "notified_at",
@@ -29,7 +35,7 @@ class TimelineEntry:
     reason: str | None
 
 
-def from_row(row: RowMapping | Mapping[str, Any]) -> Incident:
+def _from_row(row: RowMapping | Mapping[str, Any]) -> Incident:
     return Incident(
         id=int(row["id"]), service_id=row["service_id"], server_id=row["server_id"],
         kind=IncidentKind(row["kind"]), severity=Severity(row["severity"]),
@@ -46,9 +52,10 @@ def _values(incident: Incident) -> dict[str, Any]:
 
 
 def insert(conn: Conn, incident: Incident) -> Incident:
+    """The incident as stored: the same object with its new id (no read back)."""
     new_id = conn.execute(incidents.insert().values(**_values(incident))
                           .returning(incidents.c.id)).scalar_one()
-    return get(conn, int(new_id)) or incident
+    return replace(incident, id=int(new_id))
 
 
 def save(conn: Conn, incident: Incident, fields: Iterable[str]) -> None:
@@ -62,7 +69,7 @@ def get(conn: Conn, incident_id: int, *, for_update: bool = False) -> Incident |
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
-    return from_row(row) if row else None
+    return _from_row(row) if row else None
 
 
 def find_open(conn: Conn, dedup_key: str) -> Incident | None:
@@ -70,7 +77,7 @@ def find_open(conn: Conn, dedup_key: str) -> Incident | None:
         sa.select(incidents)
         .where(incidents.c.dedup_key == dedup_key, incidents.c.state == IncidentState.OPEN.value)
         .order_by(incidents.c.id.desc()).limit(1)).mappings().first()
-    return from_row(row) if row else None
+    return _from_row(row) if row else None
 
 
 def find_recent(conn: Conn, dedup_key: str, resolved_since: dt.datetime) -> Incident | None:
@@ -81,7 +88,7 @@ def find_recent(conn: Conn, dedup_key: str, resolved_since: dt.datetime) -> Inci
                incidents.c.resolved_at >= resolved_since)
         .order_by(incidents.c.resolved_at.desc(), incidents.c.id.desc()).limit(1)
     ).mappings().first()
-    return from_row(row) if row else None
+    return _from_row(row) if row else None
 
 
 def search(conn: Conn, *, service_ids: Iterable[str] | None = None,
@@ -98,7 +105,7 @@ def search(conn: Conn, *, service_ids: Iterable[str] | None = None,
     if server is not None:
         query = query.where(incidents.c.server_id == server)
     query = query.order_by(incidents.c.started_at.desc(), incidents.c.id.desc()).limit(limit)
-    return [from_row(r) for r in conn.execute(query).mappings()]
+    return [_from_row(r) for r in conn.execute(query).mappings()]
 
 
 def add_event(conn: Conn, incident_id: int, *, at: dt.datetime, actor: str, action: str,
@@ -114,6 +121,85 @@ def timeline(conn: Conn, incident_id: int) -> list[TimelineEntry]:
         .order_by(incident_events.c.at, incident_events.c.id)).mappings()
     return [TimelineEntry(r["at"], r["actor"], r["action"], dict(r["changes"] or {}), r["reason"])
             for r in rows]
+
+
+def open_incidents(conn: Conn, keys: Iterable[str]) -> dict[str, Incident]:
+    """dedup key -> its open incident (the newest, as `find_open`), for `keys`."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = conn.execute(_open_query(conn.dialect.name), {"keys": json.dumps(wanted)}).mappings()
+    return {r["dedup_key"]: _from_row(r) for r in rows}
+
+
+def open_check_incidents(conn: Conn, server_ids: Iterable[str]) -> dict[str, Incident]:
+    """dedup key -> open check_failed incident, for every check of `server_ids`: a check
+    removed from an agent's configuration no longer reports, and its incident must close."""
+    wanted = sorted(set(server_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(_open_checks_query(conn.dialect.name),
+                        {"servers": json.dumps(wanted)}).mappings()
+    return {r["dedup_key"]: _from_row(r) for r in rows}
+
+
+@functools.cache
+def _open_query(dialect: str) -> sa.Select[Any]:
+    # built once: the same statement object hits SQLAlchemy's compiled cache at once
+    return (sa.select(incidents)
+            .where(incidents.c.dedup_key.in_(json_list("keys", dialect)),
+                   incidents.c.state == IncidentState.OPEN.value)
+            .order_by(incidents.c.id))
+
+
+@functools.cache
+def _open_checks_query(dialect: str) -> sa.Select[Any]:
+    return (sa.select(incidents)
+            .where(incidents.c.server_id.in_(json_list("servers", dialect)),
+                   incidents.c.state == IncidentState.OPEN.value,
+                   incidents.c.kind == IncidentKind.CHECK_FAILED.value)
+            .order_by(incidents.c.id))
+
+
+# --- problems (contract §2: outages of one service or network grouped) ---------------------
+
+def grouped_outages(conn: Conn, started_at: dt.datetime, window: dt.timedelta) -> list[Incident]:
+    """server_down incidents with a problem, started within `window` of `started_at`."""
+    c = incidents.c
+    rows = conn.execute(
+        sa.select(incidents)
+        .where(c.kind == IncidentKind.SERVER_DOWN.value,
+               c.started_at.between(started_at - window, started_at + window),
+               c.problem_id.is_not(None))
+        .order_by(c.id)).mappings()
+    return [_from_row(r) for r in rows]
+
+
+def insert_problem(conn: Conn, key: str, opened_at: dt.datetime, summary: str) -> int:
+    return int(conn.execute(problems.insert().values(
+        key=key, opened_at=opened_at, summary=summary).returning(problems.c.id)).scalar_one())
+
+
+# --- what the SLA engine and the metrics read ----------------------------------------------
+
+def incident_inputs(conn: Conn, service_ids: Sequence[str], start: dt.datetime,
+                    end: dt.datetime) -> dict[str, list[IncidentInput]]:
+    """Incidents of these services overlapping [start, end) (open ones included), by service."""
+    c = incidents.c
+    query = (sa.select(c.id, c.service_id, c.server_id, c.responsibility,
+                       c.affects_availability, c.started_at, c.resolved_at, c.detected_at,
+                       c.notified_at)
+             .where(c.service_id.in_(list(service_ids)), c.started_at < end,
+                    sa.or_(c.resolved_at.is_(None), c.resolved_at > start))
+             .order_by(c.started_at, c.id))
+    out: dict[str, list[IncidentInput]] = {}
+    for r in conn.execute(query):
+        out.setdefault(r.service_id, []).append(IncidentInput(
+            id=int(r.id), server_id=r.server_id,
+            responsibility=Responsibility(r.responsibility),
+            affects_availability=bool(r.affects_availability), started_at=r.started_at,
+            resolved_at=r.resolved_at, detected_at=r.detected_at, notified_at=r.notified_at))
+    return out
 
 
 def open_counts(conn: Conn) -> dict[str, int]:

@@ -1,12 +1,69 @@
-"""The outbox's rows: webhook deliveries and e-mails (collector.notify sends them)."""
+"""The outbox's rows: webhook deliveries and e-mails (collector.notify writes and sends them).
+
+Rows are inserted in the transaction of the change they announce (STYLE: detection writes
+transitions, delivery happens elsewhere); the dispatcher claims due rows in a short write
+transaction, sends them outside any, and records each try in another short one.
+"""
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, and_, func, insert, select, update
 
+from collector.domain.model import Event
 from collector.store.database import Conn
-from collector.store.tables import deliveries
+from collector.store.tables import deliveries, emails
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxRow:
+    """What deliveries and e-mails share: the dispatcher's record of their tries."""
+
+    id: str
+    state: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery(OutboxRow):
+    """One webhook POST: `id` is X-Vigie-Delivery and `body` the exact bytes signed (SPEC §6).
+    `state`: pending, delivered, failed."""
+
+    webhook: str
+    event: str
+    body: str
+    incident_id: int | None
+    delivered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Email(OutboxRow):
+    """One message; its id is the Message-ID, the same on every try. `state`: pending,
+    sent, failed."""
+
+    kind: str                  # incident, maintenance, bandwidth
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    sent_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one try: `state` is pending (tried again at `next_attempt_at`),
+    delivered or failed."""
+
+    state: str
+    at: dt.datetime
+    next_attempt_at: dt.datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -15,6 +72,62 @@ class DeliveryCounts:
     retried: int     # failed tries that were followed by another
     failed: int      # given up
     pending: int
+
+
+def insert_delivery(conn: Conn, *, delivery_id: str, webhook: str, event: str, body: str,
+                    incident_id: int | None, now: dt.datetime) -> None:
+    conn.execute(insert(deliveries).values(
+        id=delivery_id, webhook=webhook, event=event, body=body, incident_id=incident_id,
+        state="pending", attempts=0, next_attempt_at=now, created_at=now))
+
+
+def insert_email(conn: Conn, *, email_id: str, kind: str, recipients: Sequence[str],
+                 subject: str, text: str, html: str, now: dt.datetime) -> None:
+    conn.execute(insert(emails).values(
+        id=email_id, kind=kind, recipients=list(recipients), subject=subject, text=text,
+        html=html, state="pending", attempts=0, next_attempt_at=now, created_at=now))
+
+
+def opening_sent(conn: Conn, *, webhook: str, incident_id: int) -> bool:
+    """Whether `webhook` was given the opening of `incident_id` (it is owed the resolution)."""
+    return conn.execute(select(deliveries.c.id).where(and_(
+        deliveries.c.webhook == webhook, deliveries.c.incident_id == incident_id,
+        deliveries.c.event == Event.INCIDENT_OPENED.value)).limit(1)).first() is not None
+
+
+def deliveries_due(conn: Conn, now: dt.datetime) -> bool:
+    return _due(conn, deliveries, now)
+
+
+def emails_due(conn: Conn, now: dt.datetime) -> bool:
+    return _due(conn, emails, now)
+
+
+def claim_deliveries(conn: Conn, now: dt.datetime, until: dt.datetime,
+                     limit: int) -> list[Delivery]:
+    """Due rows, oldest first, leased until `until` (call in a write transaction)."""
+    return [_delivery(row) for row in _claim(conn, deliveries, now, until, limit)]
+
+
+def claim_emails(conn: Conn, now: dt.datetime, until: dt.datetime, limit: int) -> list[Email]:
+    return [_email(row) for row in _claim(conn, emails, now, until, limit)]
+
+
+def record_delivery(conn: Conn, delivery_id: str, attempt: Attempt) -> None:
+    _record(conn, deliveries, delivery_id, attempt, done=("delivered", "delivered_at"))
+
+
+def record_email(conn: Conn, email_id: str, attempt: Attempt) -> None:
+    # an e-mail's "delivered" reads "sent": the SMTP server took it, the inbox is its job
+    _record(conn, emails, email_id, attempt, done=("sent", "sent_at"))
+
+
+def list_deliveries(conn: Conn, *, state: str | None, limit: int) -> list[Delivery]:
+    """Newest first, optionally in one state (GET /api/v1/deliveries)."""
+    query = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(limit)
+    if state is not None:
+        query = query.where(deliveries.c.state == state)
+    return [_delivery(row) for row in conn.execute(query)]
 
 
 def delivery_counts(conn: Conn) -> DeliveryCounts:
@@ -28,3 +141,55 @@ def delivery_counts(conn: Conn) -> DeliveryCounts:
     # Every try of a pending row failed and was retried; a finished row's last try was not.
     retried = pending_tries + (delivered_tries - delivered) + (failed_tries - failed)
     return DeliveryCounts(int(delivered), int(retried), int(failed), int(pending))
+
+
+def _due(conn: Conn, table: Table, now: dt.datetime) -> bool:
+    return conn.execute(select(table.c.id).where(
+        table.c.state == "pending", table.c.next_attempt_at <= now).limit(1)).first() is not None
+
+
+def _claim(conn: Conn, table: Table, now: dt.datetime, until: dt.datetime,
+           limit: int) -> list[Any]:
+    rows = conn.execute(select(table).where(
+        table.c.state == "pending", table.c.next_attempt_at <= now,
+    ).order_by(table.c.next_attempt_at, table.c.created_at).limit(limit)).all()
+    claimed = []
+    for row in rows:
+        # Compare-and-set: a concurrent dispatcher that claimed it first moved the time.
+        result = conn.execute(update(table).where(
+            table.c.id == row.id, table.c.state == "pending", table.c.next_attempt_at <= now,
+        ).values(next_attempt_at=until))
+        if result.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+def _record(conn: Conn, table: Table, row_id: str, attempt: Attempt, *,
+            done: tuple[str, str]) -> None:
+    done_state, done_column = done
+    values: dict[str, Any] = {"attempts": table.c.attempts + 1, "state": attempt.state}
+    if attempt.state == "delivered":
+        values.update({"state": done_state, done_column: attempt.at})
+    else:
+        values["last_error"] = attempt.error
+    if attempt.next_attempt_at is not None:
+        values["next_attempt_at"] = attempt.next_attempt_at
+    conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
+def _tries(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "state": row.state, "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at, "last_error": row.last_error,
+            "created_at": row.created_at}
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(**_tries(row), webhook=row.webhook, event=row.event, body=row.body,
+                    incident_id=row.incident_id, delivered_at=row.delivered_at)
+
+
+def _email(row: Any) -> Email:
+    # a row whose recipients are not a list reads as none: its try fails, the others go on
+    recipients = tuple(str(r) for r in row.recipients) if isinstance(row.recipients, list) else ()
+    return Email(**_tries(row), kind=row.kind, recipients=recipients, subject=row.subject,
+                 text=row.text, html=row.html, sent_at=row.sent_at)

@@ -1,112 +1,125 @@
-"""server_state and open incidents as detection reads and writes them (collector/detector).
+"""The server_state table: detection's view of each configured server.
 
-The ingest hook's hot path lives here: `record_reports` folds a batch of delivered reports
-into server_state with one upsert executed for many rows, computed by the database from the
-row it updates (no read, no Python object per row); the statement is built once per dialect.
+Three writers: the ingest upsert (`record_reports`: a delivered report is a heartbeat),
+detection's compare-and-set on `version` (`write_state`), and first sight (rows created
+by `load_states`). The ingest hot path folds a batch into the table with one upsert
+executed for many rows, computed by the database from the row it updates (no read, no
+Python object per row); the statement is built once per dialect.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
 
 from collector.config import Server
 from collector.domain.detection import ServerObservation
-from collector.domain.incidents import Incident
-from collector.domain.model import IncidentKind, IncidentState, ServerStatus
-from collector.store import incidents as incident_rows
-from collector.store import reports as queries
-from collector.store.tables import incidents as incidents_table
-from collector.store.tables import maintenances, server_state
+from collector.domain.model import ServerStatus
+from collector.store._sql import IN_CHUNK, datetime_binding, insert_on_conflict
+from collector.store.database import Conn
+from collector.store.tables import server_state
 
 
-def active_maintenances(conn: Connection, now: dt.datetime) -> dict[str, int]:
-    """service id -> id of a maintenance window in progress (start <= now < end)."""
-    rows = conn.execute(
-        sa.select(maintenances.c.service_id, maintenances.c.id)
-        .where(maintenances.c.start <= now, maintenances.c.end > now)
-        .order_by(maintenances.c.start.desc())).all()
-    return {row.service_id: int(row.id) for row in reversed(rows)}
+@dataclass(frozen=True)
+class ServerStateRow:
+    """What listings and metrics show of a server (SPEC §5 server object, §8)."""
+
+    server_id: str
+    status: str
+    last_report_at: dt.datetime | None
+    last_received_at: dt.datetime | None
+    changed_at: dt.datetime | None
 
 
-def load_state(conn: Connection, server: Server,
-               maintenance_id: int | None = None) -> ServerObservation:
-    """The server's row (created on first sight) as the pure rules see it."""
-    windows = {server.service: maintenance_id} if maintenance_id is not None else {}
-    return queries.load_states(conn, [server], windows)[server.id]
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered report as the ingest upsert folds it in."""
+
+    server: Server
+    collected_at: dt.datetime
+    interval: float           # the report's own; 0 or less: the server's configured one
+    received_at: dt.datetime
 
 
-def load_states(conn: Connection, servers: Iterable[Server], windows: Mapping[str, int],
+def server_states(conn: Conn) -> dict[str, ServerStateRow]:
+    return {r["server_id"]: ServerStateRow(r["server_id"], r["status"], r["last_report_at"],
+                                           r["last_received_at"], r["changed_at"])
+            for r in conn.execute(sa.select(server_state)).mappings()}
+
+
+# --- as detection sees it -------------------------------------------------------------------
+
+def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int],
                 *, create: bool = True) -> dict[str, ServerObservation]:
-    """The rows of `servers`; `create=False` (a read-only transaction) leaves out the
-    servers that have no row yet instead of inserting one."""
-    return queries.load_states(conn, servers, windows, create=create)
+    """The rows of `servers` in one query, with the maintenance window in progress per
+    service; rows are created on first sight, except with `create=False` (a read
+    transaction), which leaves out the servers that have no row yet."""
+    wanted = {s.id: s for s in servers}
+    rows = _state_rows(conn, list(wanted))
+    missing = [i for i in wanted if i not in rows]
+    if not create:
+        wanted = {i: s for i, s in wanted.items() if i in rows}
+    elif missing:
+        # two writers may see no row at once (ingest and detection): the second yields
+        conn.execute(insert_on_conflict(conn.dialect.name)(server_state).on_conflict_do_nothing(),
+                     [{"server_id": i, "status": ServerStatus.UNKNOWN.value, "pending_count": 0,
+                       "version": 0} for i in missing])
+        rows.update(_state_rows(conn, missing))
+    return {i: _observation(rows[i], s, windows.get(s.service)) for i, s in wanted.items()}
 
 
-def write_state(conn: Connection, old: ServerObservation, new: ServerObservation) -> bool:
+def load_state(conn: Conn, server: Server, maintenance_id: int | None = None
+               ) -> ServerObservation:
+    """One server's row (created on first sight) as the pure rules see it."""
+    windows = {server.service: maintenance_id} if maintenance_id is not None else {}
+    return load_states(conn, [server], windows)[server.id]
+
+
+def _state_rows(conn: Conn, ids: list[str]) -> dict[str, Any]:
+    if len(ids) > IN_CHUNK:  # the detector's pass: the whole table beats chunks of IN
+        query = sa.select(server_state)
+    else:
+        query = sa.select(server_state).where(server_state.c.server_id.in_(ids))
+    wanted = set(ids)
+    return {r["server_id"]: r for r in conn.execute(query).mappings()
+            if r["server_id"] in wanted}
+
+
+def _observation(row: Any, server: Server, maintenance_id: int | None) -> ServerObservation:
+    pending = row["pending_status"]
+    return ServerObservation(
+        server_id=server.id, agent=server.agent, status=ServerStatus(row["status"]),
+        last_report_at=row["last_report_at"], last_received_at=row["last_received_at"],
+        last_interval=float(row["last_interval"] or server.interval),
+        last_seen_up_at=row["last_seen_up_at"],
+        pending_status=ServerStatus(pending) if pending else None,
+        pending_count=int(row["pending_count"] or 0), changed_at=row["changed_at"],
+        version=int(row["version"]), maintenance_id=maintenance_id)
+
+
+def write_state(conn: Conn, old: ServerObservation, new: ServerObservation) -> bool:
     """Compare-and-set on `version`: False when someone else changed the row first."""
-    return queries.write_states(conn, [(old, new)], strict=False)
+    c = server_state.c
+    written = conn.execute(
+        server_state.update().where(c.server_id == old.server_id, c.version == old.version)
+        .values(status=new.status.value, last_report_at=new.last_report_at,
+                last_received_at=new.last_received_at,
+                last_interval=max(1, round(new.last_interval)),
+                last_seen_up_at=new.last_seen_up_at,
+                pending_status=new.pending_status.value if new.pending_status else None,
+                pending_count=new.pending_count, changed_at=new.changed_at,
+                version=c.version + 1)).rowcount
+    return bool(written == 1)
 
 
-def write_states(conn: Connection,
-                 changes: Sequence[tuple[ServerObservation, ServerObservation]]) -> None:
-    queries.write_states(conn, changes, strict=True)
+# --- as ingest writes it ---------------------------------------------------------------------
 
-
-def open_incidents(conn: Connection, keys: Iterable[str]) -> dict[str, Incident]:
-    """dedup key -> its open incident (the newest, as incidents.find_open), for `keys`."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    rows = conn.execute(_open_query(conn.dialect.name), {"keys": json.dumps(wanted)}).mappings()
-    return {r["dedup_key"]: incident_rows.from_row(r) for r in rows}
-
-
-def open_check_incidents(conn: Connection, server_ids: Iterable[str]) -> dict[str, Incident]:
-    """dedup key -> open check_failed incident, for every check of `server_ids`: a check
-    removed from an agent's configuration no longer reports, and its incident must close."""
-    wanted = sorted(set(server_ids))
-    if not wanted:
-        return {}
-    rows = conn.execute(_open_checks_query(conn.dialect.name),
-                        {"servers": json.dumps(wanted)}).mappings()
-    return {r["dedup_key"]: incident_rows.from_row(r) for r in rows}
-
-
-def _json_list(name: str, dialect: str) -> sa.Select[Any]:
-    """The strings of a JSON array bound as one parameter: one bound value for a whole
-    batch, where an expanding IN list costs SQLAlchemy and the driver work per key."""
-    param = sa.bindparam(name, type_=sa.Text)
-    if dialect == "postgresql":
-        return sa.select(sa.func.json_array_elements_text(sa.cast(param, postgresql.JSON)))
-    return sa.select(sa.column("value")).select_from(sa.func.json_each(param))
-
-
-@functools.cache
-def _open_checks_query(dialect: str) -> sa.Select[Any]:
-    return (sa.select(incidents_table)
-            .where(incidents_table.c.server_id.in_(_json_list("servers", dialect)),
-                   incidents_table.c.state == IncidentState.OPEN.value,
-                   incidents_table.c.kind == IncidentKind.CHECK_FAILED.value)
-            .order_by(incidents_table.c.id))
-
-
-@functools.cache
-def _open_query(dialect: str) -> sa.Select[Any]:
-    # built once: the same statement object hits SQLAlchemy's compiled cache at once
-    return (sa.select(incidents_table)
-            .where(incidents_table.c.dedup_key.in_(_json_list("keys", dialect)),
-                   incidents_table.c.state == IncidentState.OPEN.value)
-            .order_by(incidents_table.c.id))
-
-
-def last_report_at(conn: Connection, server_ids: Iterable[str],
+def last_report_at(conn: Conn, server_ids: Iterable[str],
                    lock: Iterable[str] = ()) -> dict[str, dt.datetime | None]:
     """Newest collected_at known per server. On PostgreSQL the rows of `lock` (a superset)
     are locked first, in server_id order, the order every ingest writer takes them in."""
@@ -122,20 +135,19 @@ def last_report_at(conn: Connection, server_ids: Iterable[str],
     return {i: found.get(i) for i in wanted}
 
 
-def record_reports(conn: Connection, rows: Sequence[tuple[Server, dt.datetime, float,
-                                                          dt.datetime]]) -> None:
-    """Fold (server, collected_at, interval, received now) into server_state, in order per
-    server: last_report_at = max, last_interval follows the newest report, the delivery is a
-    heartbeat (last_received_at = max), the server is up at once (no confirmation), and
-    `version` moves on so a detection pass that read the row before fails its CAS."""
-    if not rows:
+def record_reports(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+    """Fold deliveries into server_state, in order per server: last_report_at = max,
+    last_interval follows the newest report, the delivery is a heartbeat
+    (last_received_at = max), the server is up at once (no confirmation), and `version`
+    moves on so a detection pass that read the row before fails its CAS."""
+    if not deliveries:
         return
     # each time converted once here, though the statement binds it twice
-    to_db, _ = queries.datetime_binding(conn.dialect)
-    params = [{"s_id": s.id, "s_at": to_db(at), "s_now": to_db(now),
-               "s_siv": max(1, round(s.interval)),
-               "s_iv": max(1, round(iv)) if iv > 0 else None}
-              for s, at, iv, now in sorted(rows, key=lambda r: r[0].id)]  # stable: lock order
+    to_db, _ = datetime_binding(conn.dialect)
+    params = [{"s_id": d.server.id, "s_at": to_db(d.collected_at), "s_now": to_db(d.received_at),
+               "s_siv": max(1, round(d.server.interval)),
+               "s_iv": max(1, round(d.interval)) if d.interval > 0 else None}
+              for d in sorted(deliveries, key=lambda d: d.server.id)]  # stable: lock order
     conn.execute(_upsert(conn.dialect), params)
 
 
@@ -143,15 +155,15 @@ def record_reports(conn: Connection, rows: Sequence[tuple[Server, dt.datetime, f
 def _upsert(dialect: Dialect) -> sa.Insert:
     pg = dialect.name == "postgresql"
     greatest = sa.func.greatest if pg else sa.func.max  # SQLite's max(a, b) is scalar
-    insert = (postgresql.insert if pg else sqlite.insert)(server_state)
+    insert = insert_on_conflict(dialect.name)(server_state)
     c, new = server_state.c, insert.excluded
-    native = queries.datetime_binding(dialect)[1]  # values converted by record_reports
+    native = datetime_binding(dialect)[1]  # values converted by record_reports
     at = sa.bindparam("s_at", type_=native)
     now = sa.bindparam("s_now", type_=native)
     iv = sa.bindparam("s_iv", type_=sa.Integer)
     siv = sa.bindparam("s_siv", type_=sa.Integer)
     newest = sa.or_(c.last_report_at.is_(None), new.last_report_at >= c.last_report_at)
-    return insert.values(
+    upsert: sa.Insert = insert.values(
         server_id=sa.bindparam("s_id"), status=ServerStatus.UP.value, last_report_at=at,
         last_received_at=now, last_interval=sa.func.coalesce(iv, siv),
         last_seen_up_at=at, pending_status=None, pending_count=0, changed_at=now, version=1,
@@ -169,3 +181,4 @@ def _upsert(dialect: Dialect) -> sa.Insert:
                               else_=c.changed_at),
         "version": c.version + 1,
     })
+    return upsert

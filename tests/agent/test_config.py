@@ -57,4 +57,44 @@ def test_it_reads_a_private_token_file(tmp_path: Path) -> None:
 def test_it_names_the_bad_key(raw: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, "agent.toml")
-    assert caught.value.key == key
+    assert [problem.key for problem in caught.value.problems] == [key]
+
+
+def test_it_lists_every_problem_of_the_file_not_only_the_first(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("shared-with-everyone\n")
+    token.chmod(0o644)
+    raw = {
+        "intervall": 5,
+        "interval": 0,
+        "collector": {"url": "ftp://c.invalid", "token_file": str(token)},
+        "metrics": {"listen": "127.0.0.1"},
+        "spool": {"max_bytes": True},
+        "ping": [{"target": "a b", "count": 0}],
+        "checks": [{"name": "db", "type": "tcp", "host": "db", "port": 70000}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, "agent.toml")
+    lines = caught.value.lines()
+    assert lines == [
+        "agent.toml: interval: must be positive (got 0)",
+        "agent.toml: collector.url: not an http:// or https:// URL (got 'ftp://c.invalid')",
+        (f"agent.toml: collector.token_file: {token} has mode 0644: it must not be readable "
+        "by group or others (chmod 600)"),
+        "agent.toml: metrics.listen: expected HOST:PORT (got '127.0.0.1')",
+        "agent.toml: spool.max_bytes: not an integer (got True)",
+        "agent.toml: ping[0].target: not a host name or address (got 'a b')",
+        "agent.toml: ping[0].count: must be at least 1 (got 0)",
+        "agent.toml: checks[0].port: must be between 1 and 65535 (got 70000)",
+        "agent.toml: intervall: unknown key",
+    ]
+    assert "shared-with-everyone" not in str(caught.value)
+
+
+def test_it_names_the_file_it_cannot_read(tmp_path: Path) -> None:
+    broken = tmp_path / "agent.toml"
+    broken.write_text("[collector\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(broken))
+    (problem,) = caught.value.problems
+    assert problem.key == "config" and problem.message.startswith("not valid TOML")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.checks import backup
-from agent.checks.model import BackupSpec, Status
+from agent.checks.backup import BackupSpec
+from agent.checks.model import Status
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -8,7 +8,8 @@ import socket
 import psutil
 
 from agent.checks import forbidden_ports
-from agent.checks.model import IRC_PORTS, ForbiddenPortsSpec, Status
+from agent.checks.forbidden_ports import IRC_PORTS, ForbiddenPortsSpec
+from agent.checks.model import Status
 from tests.helpers import free_port, need
 
 

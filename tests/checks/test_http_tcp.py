@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from agent.checks import http, tcp
-from agent.checks.model import HttpSpec, Status, TcpSpec
+from agent.checks.http import HttpSpec
+from agent.checks.model import Status
+from agent.checks.tcp import TcpSpec
 from tests.helpers import free_port
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from agent.checks import process
-from agent.checks.model import ProcessSpec, Status
+from agent.checks.model import Status
+from agent.checks.process import ProcessSpec
 
 
 @pytest.fixture()

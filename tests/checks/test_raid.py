@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from agent.checks import raid
-from agent.checks.model import RaidSpec, Status
+from agent.checks.model import Status
+from agent.checks.raid import RaidSpec
 
 DATA = Path(__file__).parent.parent / "data" / "mdstat"
 

@@ -11,7 +11,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
 from agent.checks import CheckRunner, Outcome, Status, metric_families, parse_checks
-from agent.checks.model import CheckType
 from tests.helpers import free_port
 
 WALL = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -37,9 +36,8 @@ class _Counting:
 
 
 def _runner(entries: list[dict[str, Any]], **runners: Any) -> CheckRunner:
-    kinds = {CheckType(kind): function for kind, function in runners.items()}
     return CheckRunner(
-        parse_checks(entries, "agent.toml", 10), wall_clock=lambda: WALL, runners=kinds
+        parse_checks(entries, "agent.toml", 10), wall_clock=lambda: WALL, runners=runners
     )
 
 

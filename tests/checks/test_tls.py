@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.checks import tls
-from agent.checks.model import Status, TlsSpec
+from agent.checks.model import Status
+from agent.checks.tls import TlsSpec
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from agent.checks import updates
-from agent.checks.model import Status, UpdatesSpec
+from agent.checks.model import Status
+from agent.checks.updates import UpdatesSpec
 
 SAMPLE = Path(__file__).parent.parent / "data" / "apt-simulate.txt"
 

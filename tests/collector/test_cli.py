@@ -48,6 +48,35 @@ def test_it_names_each_bad_key_and_exits_2(tmp_path: Path) -> None:
     assert serve.returncode == 2 and "colour: unknown key" in serve.stderr
 
 
+def test_it_lists_every_problem_of_every_table_in_one_run(tmp_path: Path) -> None:
+    admin_file = tmp_path / "admin.token"
+    admin_file.write_text("admin-token-in-a-file\n")
+    admin_file.chmod(0o640)
+    bad = (f'admin_token_file = "{admin_file}"\n'
+           + config_text().replace(f'admin_token = "{TOKENS["admin"]}"\n', "")
+           .replace("heartbeat_timeout = 30", 'heartbeat_timeout = "30"')
+           .replace('id = "db-01"\n', "")
+           + '[[webhooks]]\nurl = "ftp://hooks.invalid"\nsecret = "s"\nevents = ["incident.closed"]\n'
+           + '[smtp]\nhost = "mail.invalid"\nport = 70000\ncolour = "blue"\n')
+    path = write_config(bad, tmp_path)
+    result = _cli("--config", str(path), "check")
+
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2
+    assert lines[0] == (f"{path}: admin_token_file: {admin_file} has mode 0640: it must not "
+                        "be readable by group or others (chmod 600)")
+    assert lines[1:5] == [
+        f"{path}: detection.heartbeat_timeout: not a number (got '30')",
+        f"{path}: servers[2].id: missing",  # it used to pass as a server named "#2"
+        f"{path}: webhooks[0].url: not an http:// or https:// URL (got 'ftp://hooks.invalid')",
+        (f"{path}: webhooks[0].events: unknown event, known: incident.opened, incident.resolved, "
+        "incident.updated, maintenance.scheduled, sla.budget (got 'incident.closed')"),
+    ]
+    assert lines[5:] == [f"{path}: smtp.port: must be between 1 and 65535 (got 70000)",
+                         f"{path}: smtp.colour: unknown key"]
+    assert "admin-token-in-a-file" not in result.stderr
+
+
 def test_it_migrates_to_a_schema_equal_to_the_tables(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
@@ -113,3 +142,18 @@ def test_it_refuses_a_database_from_a_newer_version(db_url: str, tmp_path: Path)
 
     assert result.returncode == 2
     assert "0999_future" in result.stderr and "newer" in result.stderr
+
+
+def test_it_refuses_a_bad_sla_period_naming_the_option(tmp_path: Path) -> None:
+    path = write_config(config_text(), tmp_path, f"sqlite:///{tmp_path}/c.db")
+    month = _cli("--config", str(path), "sla", "acme-web", "--month", "2026-13")
+    year = _cli("--config", str(path), "sla", "acme-web", "--year", "0")
+    both = _cli("--config", str(path), "sla", "acme-web", "--month", "2026-09", "--year", "1")
+    neither = _cli("--config", str(path), "sla", "acme-web")
+
+    assert [r.returncode for r in (month, year, both, neither)] == [2, 2, 2, 2]
+    assert "argument --month: not YYYY-MM (got '2026-13')" in month.stderr
+    assert "argument --year: not a contract year 1, 2, ... (got '0')" in year.stderr
+    assert "not allowed with argument --month" in both.stderr
+    assert "one of the arguments --month --year is required" in neither.stderr
+    assert not (tmp_path / "c.db").exists()  # refused before anything is opened

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
+import pytest
 import requests
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
@@ -89,3 +94,72 @@ def test_it_prunes_reports_past_retention_in_batches(db_url: str, monkeypatch) -
             kept = [r.report_id for r in queries.list_reports(conn, "web-01")]
     assert deleted == 3
     assert kept == ["r34", "r1"]
+
+
+LOCK_HELD = 10.0  # seconds another connection keeps SQLite's write lock
+READ_BOUND = 2.0  # what a read may take meanwhile (a reader waiting on the lock: 10 s)
+
+
+@contextmanager
+def write_lock_held(path: str) -> Iterator[threading.Event]:
+    """SQLite's write lock on `path`, taken by another connection (as a long write, a
+    migration or an operator's `sqlite3` shell would take it) and kept until the block
+    ends or LOCK_HELD runs out; the event is set once it is given back."""
+    taken, done, released = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, timeout=1, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            taken.set()
+            done.wait(LOCK_HELD)
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+            released.set()
+
+    holder = threading.Thread(target=hold, name="write-lock", daemon=True)
+    holder.start()
+    assert taken.wait(5), "could not take the write lock"
+    try:
+        yield released
+    finally:
+        done.set()
+        holder.join(timeout=5)
+
+
+def _is_write_locked(path: str) -> bool:
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/healthz", "/api/v1/services/acme-web/sla"])
+def test_it_answers_a_read_while_another_connection_holds_the_write_lock(
+        sqlite_url: str, path: str) -> None:
+    """Defect 2 of issue 10: a read never takes SQLite's write lock, so it never waits for
+    a writer (reads used to BEGIN IMMEDIATE, then wait up to the 30 s busy timeout)."""
+    database = sqlite_url.removeprefix("sqlite:///")
+    with running_app(config_text(), sqlite_url) as running:
+        base = running.base_url
+        requests.post(base + "/api/v1/reports", json=make_report("web-01"),
+                      headers=auth("web-01"), timeout=10)
+        requests.post(base + "/api/v1/incidents", headers=auth("admin"), timeout=10, json={
+            "service": "acme-web", "started_at": dt.datetime.now(dt.UTC).isoformat()})
+        with write_lock_held(database) as released:
+            locked = _is_write_locked(database)
+            start = time.monotonic()
+            response = requests.get(base + path, headers=auth("admin"), timeout=LOCK_HELD + 20)
+            took = time.monotonic() - start
+            still_held = not released.is_set()
+
+    assert locked
+    assert response.status_code == 200, response.text
+    assert took < READ_BOUND, f"GET {path} waited {took:.1f} s for the writer"
+    assert still_held  # the answer came while the other connection held the lock

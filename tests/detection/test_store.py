@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from collector.config import Config, Detection, Secret, Server, Service
@@ -39,12 +37,6 @@ WEB1 = Server(id="web-01", service="acme-web", address="192.0.2.10", token=Secre
 WEB2 = Server(id="web-02", service="acme-web", address="192.0.2.11", token=Secret("t2"))
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def report(server: str, collected: dt.datetime, checks: list[dict[str, Any]] | None = None,

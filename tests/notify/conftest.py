@@ -13,10 +13,14 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from collector.config import Client, Config, Secret, Server, Service, Smtp, Webhook
+from collector.domain.incidents import Incident
+from collector.domain.maintenance import Maintenance
+from collector.domain.model import IncidentKind, IncidentState, Responsibility, Severity
 from collector.store import Database
 from tests.helpers import free_port
 
@@ -76,12 +80,6 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 T0 = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
@@ -106,14 +104,46 @@ def hook(url: str, **kwargs: object) -> Webhook:
     return Webhook(url=url, secret=Secret(SECRET), timeout=2.0, **kwargs)  # type: ignore[arg-type]
 
 
-def incident(id: int = 7, severity: str = "critical", resolved: bool = False) -> dict[str, object]:
-    return {"id": id, "server": "web-01", "service": "acme-web", "kind": "server_down",
-            "severity": severity, "state": "resolved" if resolved else "open",
-            "responsibility": "provider", "affects_availability": True,
-            "started_at": "2026-11-03T10:00:00+01:00", "detected_at": "2026-11-03T10:00:30+01:00",
-            "notified_at": None, "acknowledged_at": None,
-            "resolved_at": "2026-11-03T11:05:00+01:00" if resolved else None,
-            "summary": "web-01 does not answer", "problem_id": None}
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def incident(id: int = 7, severity: str = "critical", resolved: bool = False) -> Incident:
+    """web-01 down from 10:00 Paris time on 3 November (resolved at 11:05 if `resolved`)."""
+    return Incident(
+        id=id, service_id="acme-web", server_id="web-01", kind=IncidentKind.SERVER_DOWN,
+        severity=Severity(severity),
+        state=IncidentState.RESOLVED if resolved else IncidentState.OPEN,
+        responsibility=Responsibility.PROVIDER, affects_availability=True,
+        started_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=PARIS),
+        detected_at=dt.datetime(2026, 11, 3, 10, 0, 30, tzinfo=PARIS),
+        resolved_at=dt.datetime(2026, 11, 3, 11, 5, tzinfo=PARIS) if resolved else None,
+        summary="web-01 does not answer")
+
+
+def maintenance(id: int = 3, reason: str = "kernel upgrade") -> Maintenance:
+    """22:00 to 24:00 Paris time on 20 November (21:00-23:00 UTC), told on 3 November."""
+    return Maintenance(id=id, service_id="acme-web",
+                       start=dt.datetime(2026, 11, 20, 21, 0, tzinfo=dt.UTC),
+                       end=dt.datetime(2026, 11, 20, 23, 0, tzinfo=dt.UTC), notified_at=T0,
+                       reason=reason, planned=True, created_at=T0, created_by="admin")
+
+
+NOON = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
+
+
+def record_outage(db: Database, config: Config, now: dt.datetime = NOON) -> None:
+    """A provider outage of acme-web recorded by hand, 10:00-10:45 Paris on 3 November:
+    2700 s, 104 % of November's 2592 s allowed at 99.9 % (30 days * 86,400 s * 0.001)."""
+    from collector.services.incidents import open_incident
+
+    with db.write() as conn:
+        open_incident(conn, config, service_id="acme-web", server_id="web-01",
+                      kind=IncidentKind.MANUAL, severity=Severity.CRITICAL,
+                      responsibility=Responsibility.PROVIDER, affects_availability=True,
+                      started_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=PARIS),
+                      detected_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=PARIS),
+                      resolved_at=dt.datetime(2026, 11, 3, 10, 45, tzinfo=PARIS),
+                      summary="outage", evidence={}, dedup_key=None, actor="test", now=now)
 
 
 @dataclass

@@ -6,8 +6,9 @@ import uuid
 
 from sqlalchemy import insert, select
 
+from collector.domain.notices import Sample, ongoing_overage, service_totals
 from collector.notify.dispatcher import run_due
-from collector.services.bandwidth import Sample, ongoing_overage, run_bandwidth, service_totals
+from collector.services.notices import run_bandwidth
 from collector.store import Database
 from collector.store.tables import emails, notices, reports
 from tests.notify.conftest import T0, Mailbox, make_config, parts, smtp_for

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-from zoneinfo import ZoneInfo
 
-from collector.domain.model import Event, IncidentKind, Responsibility, Severity
+from collector.domain.model import Event
+from collector.domain.notices import crossed_thresholds
 from collector.notify.dispatcher import run_due
-from collector.services.budget import check_service, crossed_thresholds, run_budget
+from collector.services.notices import check_service, run_budget
 from collector.store import Database
-from tests.helpers import need
-from tests.notify.conftest import T0, Receiver, hook, make_config
+from tests.notify.conftest import NOON, T0, Receiver, hook, make_config, record_outage
 
 # A 30-day month at 99.9 %: 2,592,000 s * 0.001 = 2592 s of allowed downtime.
 ALLOWED = 2592.0
@@ -51,23 +49,10 @@ def test_it_sends_each_threshold_once_per_month(db: Database, receiver: Receiver
 
 def test_it_announces_the_budget_from_the_sla_report_of_stored_incidents(
         db: Database, receiver: Receiver) -> None:
-    need(importlib.util.find_spec("collector.services.sla") is not None,
-         "collector.services.sla (the SLA db) is not written yet")
-    from collector.services.incidents import open_incident
-
     config = make_config((hook(receiver.url, name="ops", events=(Event.SLA_BUDGET,)),))
-    paris = ZoneInfo("Europe/Paris")
-    now = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
-    # November 2026 has 30 days: 2,592,000 s * (1 - 0.999) = 2592 s allowed.
-    # A provider outage 10:00-10:45 Paris = 2700 s = 104 % of it: one event, at 100 %.
-    with db.write() as conn:
-        open_incident(conn, config, service_id="acme-web", server_id="web-01",
-                      kind=IncidentKind.MANUAL, severity=Severity.CRITICAL,
-                      responsibility=Responsibility.PROVIDER, affects_availability=True,
-                      started_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=paris),
-                      detected_at=dt.datetime(2026, 11, 3, 10, 0, tzinfo=paris),
-                      resolved_at=dt.datetime(2026, 11, 3, 10, 45, tzinfo=paris),
-                      summary="outage", evidence={}, dedup_key=None, actor="test", now=now)
+    now = NOON
+    # The outage is 104 % of the month's budget: one event, at 100 %.
+    record_outage(db, config, now)
     run_budget(db, config, now)
     run_budget(db, config, now + dt.timedelta(minutes=5))    # nothing new to announce
     run_due(db, config, now + dt.timedelta(minutes=5))

@@ -5,23 +5,29 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from collector.domain.model import Event, Severity
+from collector.domain.model import Event
 from collector.notify.dispatcher import run_due
 from collector.notify.outbox import enqueue
 from collector.store import Database
 from collector.store.tables import emails
-from tests.notify.conftest import T0, Mailbox, incident, make_config, parts, smtp_for
+from tests.notify.conftest import (
+    T0,
+    Mailbox,
+    incident,
+    maintenance,
+    make_config,
+    parts,
+    smtp_for,
+)
 
 
 def test_it_mails_the_maintenance_notice_with_local_start_and_duration(
         db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox))
     # 21:00 UTC on 20 November is 22:00 in Paris (UTC+01:00 in winter); 2 hours long.
-    maintenance = {"id": 3, "service": "acme-web", "start": "2026-11-20T21:00:00+00:00",
-                   "end": "2026-11-20T23:00:00+00:00", "reason": "kernel upgrade"}
     with db.write() as conn:
-        enqueue(conn, config, Event.MAINTENANCE_SCHEDULED, {"maintenance": maintenance}, now=T0,
-                service_id="acme-web")
+        enqueue(conn, config, Event.MAINTENANCE_SCHEDULED, maintenance(reason="kernel upgrade"),
+                now=T0)
     run_due(db, config, T0)
     [(rcpt, message)] = mailbox.received
     assert rcpt == ["ops@acme.example"]
@@ -36,8 +42,7 @@ def test_it_mails_the_client_when_an_incident_opens(db: Database, mailbox: Mailb
     config = make_config(smtp=smtp_for(mailbox), public_url="https://vigie.example.net",
                          emails=("ops@acme.example", "cto@acme.example"))
     with db.write() as conn:
-        enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident(9)}, now=T0,
-                severity=Severity.CRITICAL, incident_id=9, service_id="acme-web")
+        enqueue(conn, config, Event.INCIDENT_OPENED, incident(9), now=T0)
     run_due(db, config, T0)
     [(rcpt, message)] = mailbox.received
     assert sorted(rcpt) == ["cto@acme.example", "ops@acme.example"]
@@ -55,8 +60,7 @@ def test_it_retries_a_mail_while_the_smtp_server_is_away(db: Database, mailbox: 
     config = make_config(smtp=smtp_for(mailbox))
     away = make_config(smtp=smtp_for(Mailbox(port=1)))  # nothing listens on port 1
     with db.write() as conn:
-        enqueue(conn, away, Event.INCIDENT_RESOLVED, {"incident": incident(9, resolved=True)},
-                now=T0, service_id="acme-web")
+        enqueue(conn, away, Event.INCIDENT_RESOLVED, incident(9, resolved=True), now=T0)
     run_due(db, away, T0)
     with db.read() as conn:
         row = conn.execute(select(emails)).one()
@@ -70,7 +74,6 @@ def test_it_retries_a_mail_while_the_smtp_server_is_away(db: Database, mailbox: 
 def test_it_queues_no_mail_for_a_client_without_addresses(db: Database, mailbox: Mailbox) -> None:
     config = make_config(smtp=smtp_for(mailbox), emails=())
     with db.write() as conn:
-        enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident()}, now=T0,
-                service_id="acme-web")
+        enqueue(conn, config, Event.INCIDENT_OPENED, incident(), now=T0)
     run_due(db, config, T0)
     assert mailbox.received == []

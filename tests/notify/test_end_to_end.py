@@ -72,7 +72,7 @@ def test_it_counts_deliveries_by_outcome_from_the_table(db: Database, receiver: 
     receiver.statuses = [503, 200, 404, 200]
     with db.write() as conn:
         for n in (1, 2, 3):
-            enqueue(conn, config, Event.INCIDENT_OPENED, {"incident": incident(n)},
+            enqueue(conn, config, Event.INCIDENT_OPENED, incident(n),
                     now=T0 + dt.timedelta(seconds=n))
     run_due(db, config, T0 + dt.timedelta(seconds=2))            # rows 1 and 2
     run_due(db, config, T0 + dt.timedelta(minutes=1))            # row 1 again, row 3

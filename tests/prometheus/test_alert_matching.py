@@ -1,4 +1,4 @@
-"""Which server an Alertmanager alert is about, and how bad it is (collector.services.alertmanager's
+"""Which server an Alertmanager alert is about, and how bad it is (collector.domain.alerts,
 pure rules), on hand-made configurations: states a live Prometheus rarely produces."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from collector.config import Config, Secret, Server
+from collector.domain.alerts import Alert, end_time, find_server, severity_of, start_time
 from collector.domain.model import Severity
-from collector.services.alertmanager import Alert, end_time, find_server, severity_of, start_time
 
 CONFIG = Config(path="collector.toml", servers=(
     Server("web-01", "acme-web", "192.0.2.10", Secret("t1"), metrics_address="10.0.0.10:9839"),
@@ -36,7 +36,7 @@ CONFIG = Config(path="collector.toml", servers=(
 ])
 def test_it_finds_the_server_an_alert_is_about(labels: dict[str, str],
                                                expected: str | None) -> None:
-    server = find_server(CONFIG, labels)
+    server = find_server(labels, CONFIG.servers, CONFIG.server)
     assert (server.id if server else None) == expected
 
 

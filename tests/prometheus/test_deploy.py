@@ -52,7 +52,7 @@ def test_it_loads_the_example_agent_config() -> None:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     assert AGENT_KEYS - keys(raw) == set()
     config = load_config(str(path))
-    assert {c.type.value for c in config.checks} == CHECK_TYPES
+    assert {c.type for c in config.checks} == CHECK_TYPES
     assert config.collector.url == "http://127.0.0.1:8480"
 
 

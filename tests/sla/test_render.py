@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from datetime import date
 
-from collector.domain.sla import build_report
+import pytest
+
+from collector.domain.sla import ContractYear, build_report
+from collector.errors import Invalid
+from collector.render import FORMATS, format_named, render
 from collector.render.csv import render_csv
 from collector.render.html import render_html
+from collector.render.json import report_json
 from tests.sla.examples import worked_example
 
 
@@ -57,3 +64,33 @@ def test_it_marks_the_days_of_the_month_under_the_strip_and_shows_local_times() 
     assert re.findall(r'fill="#555">(\d+)</text>', page) == ["1", "8", "15", "22", "29"]
     # incident 4 of contract §8 in Paris time, not UTC
     assert "<td>2026-09-25 08:00</td><td>2026-09-25 13:10</td>" in page
+
+
+def test_it_picks_a_format_by_name_with_its_media_type() -> None:
+    report = worked_report()
+    assert {name: f.media_type for name, f in FORMATS.items()} == {
+        "json": "application/json", "csv": "text/csv; charset=utf-8",
+        "html": "text/html; charset=utf-8"}
+    assert json.loads(render(report, "json")) == report_json(report)
+    assert render(report, "csv") == render_csv(report)
+    with pytest.raises(Invalid, match=r"^format: not json, csv or html \(got 'pdf'\)$"):
+        format_named("pdf")
+
+
+def test_it_writes_a_contract_years_months_in_the_csv_and_the_page() -> None:
+    ex = worked_example()
+    year1 = ContractYear(1).resolve(date(2026, 1, 15), ex.terms.timezone, ex.now)
+    report = build_report(ex.terms, year1, ex.incidents, ex.maintenances, ex.now)
+    months_block = render_csv(report).split("\n\n")[2]
+    rows = {r["month_start"][:7]: r for r in csv.DictReader(io.StringIO(months_block))}
+    # 15 Jan 2026 to 5 Oct 2026 (now): January is clipped to the year, October still running
+    assert list(rows) == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06",
+                          "2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12",
+                          "2027-01"]
+    assert rows["2026-01"]["month_start"] == "2026-01-15T00:00:00+01:00"
+    assert (rows["2026-09"]["month_downtime_seconds"], rows["2026-09"]["month_availability_credit"],
+            rows["2026-09"]["month_gtr_credit"]) == ("20400", "37.50", "90.00")
+    page = render_html(report)
+    assert "<h2>Months</h2>" in page
+    assert ("<tr><td>2026-09-01T00:00:00+02:00</td><td>2026-10-01T00:00:00+02:00</td>"
+            '<td class="num">99.2097 %</td>') in page

@@ -3,7 +3,8 @@
 The body is Alertmanager's own (https://prometheus.io/docs/alerting/latest/configuration/
 #webhook_config); fields it adds in later versions are ignored. The answer is 202 even for
 alerts about no known server: refusing them would only make Alertmanager retry a batch
-that can never succeed (they are counted and logged instead, collector.services.alertmanager).
+that can never succeed (they are counted and logged instead,
+collector.services.alertmanager).
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.auth import Admin
+from collector.domain.alerts import Alert, Outcome
 from collector.services import alertmanager
-from collector.services.alertmanager import Alert, Outcome
 
 router = APIRouter(prefix="/api/v1/alertmanager", tags=["alertmanager"])
 

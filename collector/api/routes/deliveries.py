@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
 from collector.api.auth import Admin
-from collector.notify.payloads import rfc3339
-from collector.store.tables import deliveries
+from collector.api.presenter import rfc3339
+from collector.store import outbox
+from collector.store.outbox import Delivery
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
 
@@ -20,15 +20,18 @@ def list_deliveries(request: Request, principal: Admin,
                     state: Annotated[Literal["pending", "failed", "delivered"] | None,
                                      Query()] = None) -> list[dict[str, Any]]:
     """Newest first; the body is left out (it may be large), the error is kept."""
-    query = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(LIMIT)
-    if state is not None:
-        query = query.where(deliveries.c.state == state)
     with request.app.state.db.read() as conn:
-        rows = conn.execute(query).all()
-    return [{
-        "id": r.id, "webhook": r.webhook, "event": r.event, "incident_id": r.incident_id,
-        "state": r.state, "attempts": r.attempts, "last_error": r.last_error,
-        "created_at": rfc3339(r.created_at),
-        "next_attempt_at": rfc3339(r.next_attempt_at) if r.state == "pending" else None,
-        "delivered_at": rfc3339(r.delivered_at) if r.delivered_at else None,
-    } for r in rows]
+        rows = outbox.list_deliveries(conn, state=state, limit=LIMIT)
+    return [delivery_json(row) for row in rows]
+
+
+def delivery_json(row: Delivery) -> dict[str, Any]:
+    """Times in UTC, to the second."""
+    return {
+        "id": row.id, "webhook": row.webhook, "event": row.event, "incident_id": row.incident_id,
+        "state": row.state, "attempts": row.attempts, "last_error": row.last_error,
+        "created_at": rfc3339(row.created_at, seconds=True),
+        "next_attempt_at": rfc3339(row.next_attempt_at, seconds=True)
+        if row.state == "pending" else None,
+        "delivered_at": rfc3339(row.delivered_at, seconds=True),
+    }

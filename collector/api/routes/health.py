@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
+
+from collector.store import DatabaseError
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +17,8 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
     try:
-        with request.app.state.db.read() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except SQLAlchemyError as exc:
+        request.app.state.db.ping()
+    except DatabaseError as exc:
         logger.warning("health check: database unreachable (%s)", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "error": "database unreachable"},
                             status_code=503)

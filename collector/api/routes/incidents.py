@@ -14,7 +14,7 @@ from collector.config import Config
 from collector.domain import incidents as rules
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState
-from collector.errors import Invalid, NotFound
+from collector.errors import Invalid
 from collector.services import incidents as incidents_service
 from collector.store import Conn
 from collector.store import incidents as incident_rows
@@ -54,9 +54,8 @@ def list_incidents(request: Request, principal: Reader, state: IncidentState | N
 def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     with request.app.state.db.read() as conn:
-        incident = incidents_service.get_incident(conn, incident_id)
-        if not principal.can_see_service(config, incident.service_id):
-            raise NotFound(f"incident {incident_id} not found")
+        incident = incidents_service.get_incident(conn, incident_id,
+                                                  scope=principal.visible_services(config))
         return _detail(conn, config, incident)
 
 

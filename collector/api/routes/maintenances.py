@@ -11,7 +11,6 @@ from collector.api import presenter
 from collector.api.auth import Admin, PrincipalKind, Reader
 from collector.api.schemas import MaintenanceIn
 from collector.config import Config
-from collector.errors import NotFound
 from collector.services import maintenances as service
 
 router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"])
@@ -51,7 +50,5 @@ def list_all(request: Request, principal: Reader,
 def get_one(maintenance_id: int, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     with request.app.state.db.read() as conn:
-        m = service.get_maintenance(conn, maintenance_id)
-    if not principal.can_see_service(config, m.service_id):
-        raise NotFound(f"maintenance {maintenance_id} not found")
+        m = service.get_maintenance(conn, maintenance_id, scope=principal.visible_services(config))
     return presenter.maintenance_json(m, config)

@@ -3,9 +3,10 @@
 Every agent posts every few seconds, so this route is a plain ASGI handler
 (`ReportsEndpoint`, mounted by `create_app` ahead of the FastAPI routes): bearer token,
 body (413 over 1 MiB), JSON, the fields the collector reads validated with `ReportIn`
-(422 naming the field), then the group-commit writer (202 once committed). FastAPI's
-dependency and validation machinery cost more CPU than storing the report
-(bench/ingest.py); `openapi_path()` keeps the route in the OpenAPI document.
+(422 naming the field), then the group-commit writer (202 once committed; 503 with
+Retry-After when no commit comes within a bounded wait). FastAPI's dependency and
+validation machinery cost more CPU than storing the report (bench/ingest.py);
+`openapi_path()` keeps the route in the OpenAPI document.
 """
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ from collector.api.auth import agent_principal
 from collector.api.errors import describe
 from collector.api.schemas import ReportIn
 from collector.errors import Forbidden, Invalid, TooLarge, Unauthorized
-from collector.services.ingest import Incoming, IngestWriter, ReportHeader
+from collector.services.ingest import Incoming, IngestUnavailable, IngestWriter, ReportHeader
 
 logger = logging.getLogger(__name__)
 
 PATH = "/api/v1/reports"
 MAX_BODY = 1024 * 1024  # SPEC §5: a body over 1 MiB is refused with 413
 _STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, TooLarge: 413,
-                                       Invalid: 422}
+                                       Invalid: 422, IngestUnavailable: 503}
 _STORED = {True: b'{"stored":true}', False: b'{"stored":false}'}
 
 
@@ -98,10 +99,9 @@ class ReportsEndpoint:
             stored = await self.store(scope, receive)
         except ClientGone:
             return
-        except (Unauthorized, Forbidden, TooLarge, Invalid) as exc:
-            status = _STATUS[type(exc)]
-            await answer(send, status, json.dumps({"error": str(exc)}).encode(),
-                         [(b"www-authenticate", b"Bearer")] if status == 401 else [])
+        except (Unauthorized, Forbidden, TooLarge, Invalid, IngestUnavailable) as exc:
+            await answer(send, _STATUS[type(exc)], json.dumps({"error": str(exc)}).encode(),
+                         _headers(exc))
             return
         except Exception:  # request boundary (no middleware here): log it, answer 500
             logger.exception("unhandled error on POST %s", PATH)
@@ -122,16 +122,21 @@ class ReportsEndpoint:
         if header.server_id != principal.server_id:
             raise Forbidden(f"server_id {header.server_id!r} is not this token's server")
         item = Incoming(header, body, text, dt.datetime.now(dt.UTC))
-        # SPEC §5: 202 only once stored durably; the future completes after the commit
-        return await self.writer().submit_async(item)
+        # SPEC §5: 202 only once stored durably; a bounded wait (503 past it, issue 10)
+        return await self.writer().store(item)
 
     def writer(self) -> IngestWriter:
-        """The app's group-commit writer, made on first use (one per app)."""
-        writer: IngestWriter | None = getattr(self.state, "ingest_writer", None)
-        if writer is None:  # no await since the lookup: one event loop, one writer
-            writer = self.state.ingest_writer = IngestWriter(self.state.db,
-                                                             self.state.config)
+        """The app's group-commit writer (built by create_app)."""
+        writer: IngestWriter = self.state.ingest_writer
         return writer
+
+
+def _headers(exc: Exception) -> list[tuple[bytes, bytes]]:
+    if isinstance(exc, Unauthorized):
+        return [(b"www-authenticate", b"Bearer")]
+    if isinstance(exc, IngestUnavailable):  # the agent keeps the report and sends it again
+        return [(b"retry-after", str(exc.retry_after).encode())]
+    return []
 
 
 async def answer(send: Send, status: int, body: bytes,
@@ -168,6 +173,7 @@ def openapi_path(components: dict[str, Any]) -> dict[str, Any]:
                         "type": "object", "properties": {"stored": {"type": "boolean"}}}}}},
             **{str(code): {"description": what, **error} for code, what in (
                 (401, "no or bad token"), (403, "not this server's agent token"),
-                (413, "body over 1 MiB"), (422, "invalid body; the message names the field"))},
+                (413, "body over 1 MiB"), (422, "invalid body; the message names the field"),
+                (503, "not stored now (see Retry-After): send it again later"))},
         },
     }}

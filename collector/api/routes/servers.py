@@ -12,13 +12,14 @@ from collector.config import Config, Server
 from collector.domain.model import ServerStatus
 from collector.store import Conn
 from collector.store import reports as report_store
+from collector.store import server_state as state_store
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
 
 
 def servers_json(conn: Conn, config: Config, servers: list[Server],
                  status: ServerStatus | None = None) -> list[dict[str, Any]]:
-    states = report_store.server_states(conn)
+    states = state_store.server_states(conn)
     lasts = report_store.last_report_times(conn)
     out = []
     for server in servers:

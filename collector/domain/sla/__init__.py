@@ -1,7 +1,8 @@
 """The SLA engine: availability, allowed downtime and credits of one service over one period.
 
 Pure: frozen inputs, the clock passed in as `now`, no I/O. `build_report()` implements
-contract §3-6; `collector.render.json.report_json()` writes it as SPEC §7's object.
+contract §3-6; `collector.render.json.report_json()` writes it as SPEC §7's object, the
+other formats of `collector.render` read the same dataclass.
 
 Year reports (contract §3, original 5.1 "le temps est l'année"): availability is computed
 over the whole contract year; credits are computed per calendar month clipped to the
@@ -14,7 +15,8 @@ full spans (a restore time runs past the period's edges), and the exclusions ove
 those incidents.
 
 The pieces: `model` (inputs, lines), `sets` (C, E, D), `gtr` (restore time),
-`credits` (availability and penalties), `periods`, `coverage`, `intervals`. Their public names are
+`credits` (availability and penalties), `periods` (the periods and the `PeriodRequest`
+asked for at the edge), `coverage`, `intervals`. Their public names are
 re-exported here, the one import of the engine's callers.
 """
 from __future__ import annotations
@@ -45,15 +47,25 @@ from collector.domain.sla.model import (
     ServiceTerms,
     SliceMode,
 )
-from collector.domain.sla.periods import Period, PeriodKind
+from collector.domain.sla.periods import (
+    ContractYear,
+    CurrentMonth,
+    Month,
+    Period,
+    PeriodError,
+    PeriodKind,
+    PeriodRequest,
+    parse_period,
+)
 from collector.domain.sla.sets import build_sets, spans_of
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "IncidentInput", "IncidentLine", "MaintenanceInput", "MonthLine", "ServiceTerms",
+    "ContractYear", "CurrentMonth", "IncidentInput", "IncidentLine", "MaintenanceInput",
+    "Month", "MonthLine", "Period", "PeriodError", "PeriodRequest", "ServiceTerms",
     "SlaReport", "SliceMode", "allowed_downtime", "availability_ratio", "build_report",
-    "cents", "gtr_credit_percent", "is_breached", "round_percent", "slices",
+    "cents", "gtr_credit_percent", "is_breached", "parse_period", "round_percent", "slices",
 ]
 
 

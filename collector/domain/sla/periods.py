@@ -1,5 +1,11 @@
 """SLA periods: the calendar month and the contract year, in the service's time zone.
 
+A period is asked for once, at the edge (`?month=`/`?year=` of SPEC §5, `--month`/`--year`
+of SPEC §2), as a `PeriodRequest` (`Month`, `ContractYear`, `CurrentMonth`): a value that
+knows how to `resolve()` itself into a `Period` once the service's commissioning date,
+zone and the clock are known. A new kind of period (a quarter) is one more such class and
+one more line in `parse_period`.
+
 contract §3: a month runs from the 1st 00:00 local to the next 1st 00:00 local, so a
 month with a DST change is one hour shorter or longer (October 2026 in Paris lasts
 2,682,000 s). Lengths are always computed on UTC epoch seconds, never by subtracting
@@ -13,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from collector.domain.sla.intervals import ts
@@ -20,6 +27,8 @@ from collector.domain.sla.intervals import ts
 logger = logging.getLogger(__name__)
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH_FORMAT = "not YYYY-MM"
+YEAR_FORMAT = "not a contract year 1, 2, ..."
 
 
 class PeriodKind(StrEnum):
@@ -87,7 +96,7 @@ def parse_month(text: str) -> tuple[int, int]:
     """'YYYY-MM' -> (year, month); ValueError quoting the bad value."""
     m = _MONTH_RE.match(text.strip())
     if m is None or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"month is not YYYY-MM (got {text!r})")
+        raise ValueError(f"month is {MONTH_FORMAT} (got {text!r})")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -159,3 +168,101 @@ def _months_within(period: Period) -> tuple[Period, ...]:
         out.append(Period(PeriodKind.MONTH, start, end, m))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return tuple(out)
+
+
+# -- the period asked for (SPEC §2 `sla --month|--year`, §5 `?month=|?year=`) -------------
+class PeriodError(ValueError):
+    """A period that cannot be read, or that has no place in the calendar; `parameter`
+    names what was given (`month`, `year`), so the message reads `month: not YYYY-MM ...`."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        super().__init__(f"{parameter}: {reason}")
+        self.parameter = parameter
+        self.reason = reason
+
+
+class PeriodRequest(Protocol):
+    """A period as asked for, before the service it applies to is known."""
+
+    def resolve(self, commissioned: date, tz: ZoneInfo | str, now: datetime) -> Period:
+        """The period of a service commissioned on `commissioned`, in zone `tz`, at `now`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A calendar month, `YYYY-MM` (contract §3)."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise PeriodError("month", f"{MONTH_FORMAT} (got {self.text!r})")
+
+    @property
+    def text(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        try:
+            return cls(*parse_month(text))
+        except ValueError:
+            raise PeriodError("month", f"{MONTH_FORMAT} (got {text!r})") from None
+
+    def resolve(self, commissioned: date, tz: ZoneInfo | str, now: datetime) -> Period:
+        try:
+            return month_period(self.year, self.month, tz)
+        except (ValueError, OverflowError):  # year 0000, or past the calendar's end
+            raise PeriodError("month", f"{MONTH_FORMAT} (got {self.text!r})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractYear:
+    """Contract year N, 1 being the year from the commissioning date (contract §3)."""
+
+    number: int
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise PeriodError("year", f"{YEAR_FORMAT} (got {self.number!r})")
+
+    @classmethod
+    def parse(cls, text: str | int) -> ContractYear:
+        """`"3"` or `3`; text of decimal digits only (a `?year=` is text)."""
+        try:
+            if isinstance(text, str) and not text.strip().isdecimal():
+                raise ValueError(text)
+            number = int(text)  # ValueError past 4,300 digits too
+            if number < 1:
+                raise ValueError(text)
+        except ValueError:
+            raise PeriodError("year", f"{YEAR_FORMAT} (got {text!r})") from None
+        return cls(number)
+
+    def resolve(self, commissioned: date, tz: ZoneInfo | str, now: datetime) -> Period:
+        try:
+            return contract_year(commissioned, self.number, tz)
+        except (ValueError, OverflowError):  # a year past the calendar's end
+            raise PeriodError("year", f"{YEAR_FORMAT} (got {self.number!r})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentMonth:
+    """No period given: the month containing `now` in the service's zone (SPEC §5)."""
+
+    def resolve(self, commissioned: date, tz: ZoneInfo | str, now: datetime) -> Period:
+        return current_month(now, tz)
+
+
+def parse_period(month: str | None = None, year: str | int | None = None) -> PeriodRequest:
+    """The period of `?month=`/`?year=` (or `--month`/`--year`): one of them, or neither
+    for the current month; PeriodError naming the parameter otherwise."""
+    if month is not None and year is not None:
+        raise PeriodError("month", "give month or year, not both")
+    if month is not None:
+        return Month.parse(month)
+    if year is not None:
+        return ContractYear.parse(year)
+    return CurrentMonth()
