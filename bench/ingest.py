@@ -17,8 +17,8 @@ bare baseline under the same wrk load: one process of plain Starlette that parse
 and does one SQLite insert per request (`baseline` line): no auth, validation, detection.
 
 `--readers N` runs N reader threads beside wrk, each looping over GET /metrics, /healthz
-and one service's SLA (admin token) for the whole run: readers must not raise ingest's p99
-(the `reads` figure says how many they made).
+and one service's SLA (admin token), `--read-pause` seconds between rounds, for the whole
+run: readers must not raise ingest's p99 (the `reads` figure says how many they made).
 
 Prints reports/s, p50/p99 latency and errors (non-2xx and socket errors), and checks that
 every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50 ms.
@@ -199,10 +199,11 @@ def run_baseline(tmp: Path, data: Path, args: argparse.Namespace) -> Result:
 READ_PATHS = ("/metrics", "/healthz", "/api/v1/services/svc-0000/sla")
 
 
-def read_loop(port: int, stop: threading.Event, counts: list[int]) -> None:
-    """GET the read-only pages in turn until `stop`; counts[0] reads, counts[1] failures."""
+def read_loop(port: int, stop: threading.Event, counts: list[int], pause: float) -> None:
+    """GET the read-only pages in turn, `pause` seconds between rounds, until `stop`;
+    counts[0] reads, counts[1] failures."""
     headers = {"Authorization": "Bearer bench-admin-token-0123456789"}
-    while not stop.is_set():
+    while not stop.wait(pause):
         for path in READ_PATHS:
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
             try:
@@ -219,8 +220,8 @@ def measure(name: str, proc: subprocess.Popen[bytes], port: int, ready: str, dat
     with `readers` threads reading the read-only pages meanwhile."""
     stop = threading.Event()
     counts = [[0, 0] for _ in range(readers)]
-    threads = [threading.Thread(target=read_loop, args=(port, stop, c), daemon=True)
-               for c in counts]
+    threads = [threading.Thread(target=read_loop, args=(port, stop, c, args.read_pause),
+                                daemon=True) for c in counts]
     try:
         wait_ready(port, proc, ready)
         env = dict(os.environ, VIGIE_BENCH_DATA=str(data), VIGIE_BENCH_RUN=uuid.uuid4().hex[:8])
@@ -360,6 +361,9 @@ def main() -> int:
                         help="skip the bare Starlette + SQLite baseline")
     parser.add_argument("--readers", type=int, default=0,
                         help="threads reading /metrics, /healthz and an SLA during the run")
+    parser.add_argument("--read-pause", type=float, default=0.1,
+                        help="seconds each reader waits between two rounds (default 0.1: "
+                             "some 30 reads a second per reader, far above a Prometheus)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record a py-spy profile of the collector (PREFIX-<db>.folded)")
     args = parser.parse_args()

@@ -73,7 +73,6 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.state.tokens = TokenTable(config)
     app.state.alert_counts = AlertCounts()
     app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts)
-    app.state.registry = app.state.metrics.registry
     app.state.ingest_writer = IngestWriter(db, config)  # its thread starts on first report
     errors.install(app)
     # the reports route: a plain ASGI handler, taken before the middleware (CollectorApp);

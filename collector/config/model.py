@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Protocol, TypeVar
 
 from agent.secret import Secret
+from collector.domain.detection import Settings
 from collector.domain.model import Event, Severity
 
 DEFAULT_AGENT_METRICS_PORT = 9839
@@ -21,15 +22,12 @@ DEFAULT_BANDWIDTH_LIMIT_MBPS = 101.0  # contract §7 (3.2.4): private clouds abo
 
 
 @dataclass(frozen=True)
-class Detection:
-    heartbeat_timeout: float = 30.0
-    ping: bool = True
+class Detection(Settings):
+    """`[detection]`: the rules' settings (collector.domain.detection.Settings) and how the
+    collector pings a suspect."""
+
     ping_count: int = 3
     ping_timeout: float = 1.0
-    check_every: float = 5.0          # seconds between two detection runs
-    confirmations: int = 2            # consecutive verdicts before a state change
-    reopen_window: float = 300.0      # a failure within this time after recovery reopens
-    group_window: float = 120.0       # outages starting this close together share a problem
 
 
 @dataclass(frozen=True)

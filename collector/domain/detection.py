@@ -21,14 +21,15 @@ _DOWNISH = (ServerStatus.DOWN, ServerStatus.MAINTENANCE)
 
 @dataclass(frozen=True)
 class Settings:
-    """The `[detection]` keys the rules need (collector.config.Detection, in seconds)."""
+    """The `[detection]` keys the rules need, in seconds (collector.config.Detection adds
+    how the collector pings)."""
 
     heartbeat_timeout: float = 30.0
     ping: bool = True
-    check_every: float = 5.0
-    confirmations: int = 2
-    reopen_window: float = 300.0
-    group_window: float = 120.0
+    check_every: float = 5.0          # seconds between two detection runs
+    confirmations: int = 2            # consecutive verdicts before a state change
+    reopen_window: float = 300.0      # a failure within this time after recovery reopens
+    group_window: float = 120.0       # outages starting this close together share a problem
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def after_ingest_parsed(conn: Conn, config: Config, delivered: Sequence[Delivere
     state_store.record_reports(conn, [state_store.Delivery(
         a.server, a.collected_at, float(a.report.get("interval") or 0), a.now)
         for a in arrivals])
-    settings = settings_of(config)
+    settings = config.detection
     for a in arrivals:
         if opened:
             _end_outages(conn, config, a, opened)
@@ -125,7 +125,7 @@ def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
 
     All rows are read in one query; a transaction is opened only for a server whose state
     changes (in steady state, a few of thousands)."""
-    settings = settings_of(config)
+    settings = config.detection
     windows, observed = _read_states(db, config, now)
     watched = list(zip(config.servers, observed, strict=True))
     pings = _ping([s for s, obs in watched if rules.needs_ping(obs, now, settings)], config, now)
@@ -258,13 +258,6 @@ def _problem(conn: Conn, config: Config, server: Server, started_at: dt.datetime
 def _network(config: Config, server_id: str | None) -> str:
     peer = config.server(server_id) if server_id else None
     return peer.network if peer is not None else ""
-
-
-def settings_of(config: Config) -> Settings:
-    d = config.detection
-    return Settings(heartbeat_timeout=d.heartbeat_timeout, ping=d.ping,
-                    check_every=d.check_every, confirmations=d.confirmations,
-                    reopen_window=d.reopen_window, group_window=d.group_window)
 
 
 def parse_time(value: object) -> dt.datetime:
