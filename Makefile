@@ -1,24 +1,27 @@
 # Every target bootstraps its own virtual environment: a fresh machine needs only Python 3.11+.
-# `make demo` installs what runs (the project and its dependencies); `make test`, `lint` and
-# `bench` add the test and lint tools (pyproject.toml's `test` extra).
+# `make demo` installs what runs, the agent and the collector (`pip install .` alone is the
+# agent: SPEC §14); `make test`, `lint` and `bench` add the test and lint tools
+# (pyproject.toml's `test` extra). `make deb` needs no virtual environment: Python 3.9+ and
+# dpkg-deb build dist/vigie-agent_VERSION_all.deb (deploy/debian/build.py).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+DIST ?= dist
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench deb clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[collector]'
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[collector,test]'
 	touch $(RUN_STAMP) $(TEST_STAMP)
 
 demo: $(RUN_STAMP)
@@ -35,5 +38,8 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/agent_overhead.py
 	$(BIN)/python bench/sla.py
 
+deb:
+	$(PYTHON) deploy/debian/build.py --out $(DIST)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(DIST)

@@ -7,9 +7,9 @@ import logging
 import signal
 import sys
 import time
-import warnings
+import types
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from agent.config import AgentConfig, load_config
 from agent.errors import ConfigError
@@ -33,19 +33,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _without_charset_detection() -> None:
-    """Keep requests from importing charset_normalizer: 2.6 MiB of the agent's ~34 MiB
-    resident (issue 2: under 35 MB; `make bench` measures it).
+    """Keep requests from importing charset_normalizer or chardet: 2.6 MiB of the agent's
+    ~34 MiB resident with PyPI's requests, 5 MiB with Debian's, which import chardet
+    first (issue 2: under 35 MB; `make bench` measures both).
 
-    requests uses it only to guess the encoding of a text body that declares none; the
+    requests uses them only to guess the encoding of a text body that declares none; the
     sender reads the collector's JSON (requests infers its encoding without it) and the
-    http check decodes with the declared charset or UTF-8. Without it requests falls
-    back to UTF-8 (requests/models.py `apparent_encoding`) and warns once at import.
+    http check decodes with the declared charset or UTF-8. requests before 2.28 (Debian
+    11: 2.25) cannot import without a `chardet`, so a stand-in takes its place: it
+    guesses nothing, and requests then decodes as UTF-8 (requests/models.py `text`).
     """
     if "requests" in sys.modules:
         return  # too late, and nothing to gain
+    stand_in = types.ModuleType("chardet", "No encoding detection (agent/__main__.py).")
+    stand_in.__version__ = "4.0.0"  # type: ignore[attr-defined]  # one every requests accepts
+    stand_in.detect = lambda _data: {  # type: ignore[attr-defined]
+        "encoding": None, "confidence": 0.0, "language": None}
+    sys.modules.setdefault("chardet", stand_in)
     sys.modules.setdefault("charset_normalizer", None)  # type: ignore[arg-type]
-    warnings.filterwarnings("ignore", message="Unable to find acceptable character "
-                            "detection dependency", module="requests")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +97,7 @@ def run(agent: Agent, config: AgentConfig) -> int:
         signal.signal(signal.SIGINT, raise_stop)
         # blocks here; the first report after one second: CPU percent and rates already
         # have a baseline
-        scheduler.run(agent.cycle, config.interval, first_run_at(datetime.now(UTC), 1.0))
+        scheduler.run(agent.cycle, config.interval, first_run_at(datetime.now(timezone.utc), 1.0))
     except StopRequested as stop:
         logger.info("received %s, stopping", stop)
     finally:

@@ -7,11 +7,13 @@ once below; agent.tomlconf reads them, as it does the collector's.
 """
 from __future__ import annotations
 
+import os
 import socket
-import tomllib
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent import tomlfile
 from agent.errors import ConfigError
 from agent.secret import Secret
 from agent.tomlconf import (
@@ -19,12 +21,15 @@ from agent.tomlconf import (
     Problem,
     Table,
     address,
+    all_of,
     at_least,
+    at_most,
     host_port,
     http_url,
     is_host,
     non_empty,
     positive,
+    private_file_problem,
 )
 
 DEFAULT_LISTEN = "127.0.0.1:9839"
@@ -81,9 +86,12 @@ def _host(value: str) -> str | None:
     return None if is_host(value) else "not a host name or address"
 
 
+MAX_INTERVAL = 3600.0
+
 TOP_KEYS = (
     Key("server_id", str, check=non_empty),  # default: the host name
-    Key("interval", float, 10.0, positive),
+    # the collector refuses a report whose interval is above an hour (docs/report-format.md)
+    Key("interval", float, 10.0, all_of(positive, at_most(MAX_INTERVAL))),
 )
 COLLECTOR_KEYS = (  # and `token` or `token_file`
     Key("url", str, check=http_url, convert=lambda url: url.rstrip("/")),
@@ -104,18 +112,20 @@ def load_config(path: str) -> AgentConfig:
     """Read and validate `path`; raise ConfigError listing every problem found."""
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)  # of the file read, not a name
+            raw = tomlfile.load(fh)  # tomllib, or tomli/toml before 3.11 (SPEC §14)
     except FileNotFoundError:
         raise ConfigError.one(path, "config", "file not found") from None
     except OSError as exc:
         raise ConfigError.one(path, "config", f"cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomlfile.ERRORS as exc:
         raise ConfigError.one(path, "config", f"not valid TOML ({exc})") from None
-    return parse_config(raw, path)
+    return parse_config(raw, path, mode=mode)
 
 
-def parse_config(raw: dict[str, Any], path: str) -> AgentConfig:
-    """Pure part of load_config (the token file, if any, is the only file read)."""
+def parse_config(raw: dict[str, Any], path: str, *, mode: int | None = None) -> AgentConfig:
+    """Pure part of load_config (the token file, if any, is the only file read). `mode`:
+    the permission bits of the file `raw` was read from; an inline token needs 0600."""
     problems: list[Problem] = []
     top = Table(raw, "", problems)
     values = top.values(TOP_KEYS, server_id=socket.gethostname())
@@ -131,6 +141,9 @@ def parse_config(raw: dict[str, Any], path: str) -> AgentConfig:
     checks = _checks(top, values["interval"])
     for table in (collector, metrics, spool, *ping_tables, top):
         table.finish()
+    exposed = private_file_problem(path, mode, top.inline_secrets) if mode is not None else None
+    if exposed:
+        problems.insert(0, exposed)  # about the file itself: said first
     if problems:
         raise ConfigError(path, problems)
     return AgentConfig(

@@ -7,17 +7,24 @@ the latest cycle. Own CollectorRegistry, never the global one (client_python #53
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from agent.probes import cpu, disk, load, memory, network, system
 from agent.probes.ping import PingResult
 from agent.status import AgentStatus
+
+try:
+    from prometheus_client.registry import Collector
+except ImportError:  # prometheus-client < 0.14 (Debian 11 ships 0.9) has no base class
+    Collector = object  # type: ignore[assignment,misc]
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +33,30 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
 
-def cpu_families(r: cpu.CpuReading) -> Iterator[Metric]:
+def cpu_families(r: cpu.CpuReading,
+                 cores: Sequence[Mapping[str, float]] = ()) -> Iterator[Metric]:
     seconds = CounterMetricFamily("vigie_cpu_seconds", "CPU time spent per mode since boot "
                                   "(all cores).", labels=["mode"])
     for mode, value in r.seconds.items():
         seconds.add_metric([mode], value)
     yield seconds
     yield _gauge("vigie_cpu_count", "Logical CPUs.", r.count)
+    # per core, labelled as node_exporter's node_cpu_seconds_total (cpu="0"...): its
+    # dashboards count the cores and average over them (deploy/prometheus/rules)
+    per_core = CounterMetricFamily("vigie_cpu_core_seconds", "CPU time spent per mode since "
+                                   "boot, per logical CPU.", labels=["cpu", "mode"])
+    for index, times in enumerate(cores):
+        for mode, value in times.items():
+            per_core.add_metric([str(index), mode], value)
+    yield per_core
+
+
+def system_families(boot_time: float, uname: Mapping[str, str]) -> Iterator[Metric]:
+    yield _gauge("vigie_boot_time_seconds", "Boot time, Unix seconds.", boot_time)
+    info = GaugeMetricFamily("vigie_uname_info", "The kernel's uname, as labels (node_exporter's "
+                             "node_uname_info).", labels=list(system.UNAME_LABELS))
+    info.add_metric([uname.get(label, "") for label in system.UNAME_LABELS], 1)
+    yield info
 
 
 def memory_families(r: memory.MemoryReading) -> Iterator[Metric]:
@@ -41,6 +65,9 @@ def memory_families(r: memory.MemoryReading) -> Iterator[Metric]:
                  r.available)
     yield _gauge("vigie_swap_total_bytes", "Swap space.", r.swap_total)
     yield _gauge("vigie_swap_used_bytes", "Swap space in use.", r.swap_used)
+    yield _gauge("vigie_memory_free_bytes", "Memory not used at all (page cache is not free).",
+                 r.free)
+    yield _gauge("vigie_memory_buffers_bytes", "Memory in kernel buffers.", r.buffers)
 
 
 def filesystem_families(readings: Iterable[disk.FilesystemReading]) -> Iterator[Metric]:
@@ -130,15 +157,14 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         steps: dict[str, Callable[[], Iterable[Metric]]] = {
-            "cpu": lambda: cpu_families(cpu.read()),
+            "cpu": lambda: cpu_families(cpu.read(), cpu.read_cores()),
             "memory": lambda: memory_families(memory.read()),
             "filesystems": lambda: filesystem_families(disk.read_filesystems()[0]),
             "disks": lambda: counter_families(disk.read_disks(0.0), _DISK_COUNTERS, "device"),
             "network": lambda: counter_families(network.read(0.0).samples, _NET_COUNTERS,
                                                 "interface"),
             "load": lambda: load_families(load.read()),
-            "system": lambda: [_gauge("vigie_boot_time_seconds", "Boot time, Unix seconds.",
-                                      system.read().boot_time)],
+            "system": lambda: system_families(system.read().boot_time, system.read_uname()),
         }
         success = GaugeMetricFamily("vigie_agent_probe_success", "1 when the probe could be "
                                     "read at this scrape.", labels=["probe"])
@@ -160,12 +186,35 @@ class SnapshotCollector(Collector):
             yield from self._check_families([dict(c) for c in status.checks])
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    """One thread per scrape, never waited for at exit (prometheus-client's own server)."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a scrape every 15 s is no news for the journal
+
+
 def serve(address: tuple[str, int], collector: Collector) -> WSGIServer:
-    """Serve /metrics on `address`; port 0 picks a free port (server.server_port)."""
+    """Serve /metrics on `address` in a daemon thread; port 0 picks a free port
+    (server.server_port).
+
+    The server is built here from prometheus-client's WSGI app and the standard library,
+    not by `start_http_server`: that returns the server only from 0.17 on, and Debian 12
+    ships 0.16 (SPEC §14), so `stop()` could not close it.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
-    server, _thread = start_http_server(address[1], addr=address[0], registry=registry)
-    logger.info("metrics on http://%s:%d/metrics", address[0], server.server_port)
+    host, port = address
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+    server_class = type("MetricsServer", (_Server,), {"address_family": family})
+    server = make_server(host, port, make_wsgi_app(registry), server_class,
+                         handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    logger.info("metrics on http://%s:%d/metrics", host, server.server_port)
     return server
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 # docs/report-format.md: one key per probe section, null when the probe failed
@@ -12,7 +13,7 @@ SECTIONS = ("cpu", "memory", "filesystems", "disks", "network", "load", "ping")
 
 def rfc3339(moment: datetime) -> str:
     """UTC with an explicit +00:00 offset (SPEC conventions)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def build_report(
@@ -42,5 +43,21 @@ def build_report(
 
 
 def encode(report: Mapping[str, Any]) -> bytes:
-    """The exact bytes spooled and sent (compact, UTF-8)."""
-    return json.dumps(report, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The exact bytes spooled and sent (compact, UTF-8). JSON has no NaN nor Infinity,
+    and the collector refuses a report holding them (422): a non-finite figure is sent as
+    null, the way a failed reading is."""
+    try:
+        text = json.dumps(report, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # rare: a probe computed inf or nan
+        text = json.dumps(_finite(report), separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

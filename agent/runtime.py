@@ -6,8 +6,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from importlib import metadata
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from agent.collect import Sampler
@@ -28,10 +27,11 @@ ONCE_SETTLE_SECONDS = 1.0
 
 
 def agent_version() -> str:
-    try:
-        return metadata.version("vigie")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+    # agent/__init__.py, not importlib.metadata: the Debian package has no dist-info, and
+    # importlib.metadata would load email, zipfile and csv into every agent
+    from agent import __version__
+
+    return __version__
 
 
 class Agent:
@@ -76,7 +76,7 @@ class Agent:
         checks = self._run_checks(errors)
         if settle_until is not None:
             time.sleep(max(0.0, settle_until - time.monotonic()))
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
         collected = self.sampler.collect(now, time.monotonic())
         pings = tuple(pings_future.result()) if pings_future is not None else ()
         with self._lock:

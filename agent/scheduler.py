@@ -7,20 +7,60 @@ target) never stacks copies of itself; missed runs collapse into one.
 Executor, job store and trigger are passed as instances: APScheduler 3 resolves the
 aliases ("default", "memory", "interval") by loading entry points, work and memory an agent
 that needs exactly these three has no use for.
+
+The time zone is given by name: APScheduler 3.7 and 3.8 (Debian 11 ships 3.7.0) accept
+only pytz zones and refuse `datetime.timezone.utc`; every 3.x turns "UTC" into the zone
+type it supports (pytz, or zoneinfo from 3.9 on). The jobs themselves never depend on it.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import sys
+import types
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+
+@contextlib.contextmanager
+def _without_pkg_resources() -> Iterator[None]:
+    """APScheduler before 3.10 (Debian 11: 3.7, Debian 12: 3.9) imports pkg_resources to
+    read its version and list its plugins: 75 ms and 4.5 MiB of the agent's 35 MB budget
+    for plugins it never resolves (everything above is passed as an instance). A
+    stand-in says "no plugins, no version" during the import and is gone after it, so
+    any later `import pkg_resources` gets the real one."""
+    if "pkg_resources" in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType("pkg_resources", "APScheduler's plugins: none (agent.scheduler)")
+
+    class DistributionNotFound(Exception):
+        pass
+
+    def get_distribution(name: str) -> None:
+        raise DistributionNotFound(name)
+
+    stand_in.DistributionNotFound = DistributionNotFound  # type: ignore[attr-defined]
+    stand_in.get_distribution = get_distribution  # type: ignore[attr-defined]
+    stand_in.iter_entry_points = lambda group, name=None: iter(())  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("pkg_resources") is stand_in:
+            del sys.modules["pkg_resources"]
+
+
+with _without_pkg_resources():
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
 
 logger = logging.getLogger(__name__)
+
+ZONE = "UTC"  # a name, not a tzinfo: see above
 
 
 class StopRequested(Exception):
@@ -36,7 +76,7 @@ class CycleScheduler:
         self._scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             jobstores={"default": MemoryJobStore()},
-            timezone=UTC,
+            timezone=ZONE,
         )
 
     def run(self, job: Callable[[], None], interval: float, first_run: datetime) -> None:
@@ -47,7 +87,7 @@ class CycleScheduler:
         """
         self._scheduler.add_job(
             job,
-            IntervalTrigger(seconds=interval, timezone=UTC),
+            IntervalTrigger(seconds=interval, timezone=ZONE),
             next_run_time=first_run,
             id="cycle",
             max_instances=1,

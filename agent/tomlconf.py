@@ -4,8 +4,11 @@ every problem, each line naming the file and the key).
 Each table declares its keys once (`Key`: name, TOML type, default, check); a `Table`
 reads them and records a `Problem` naming the full key and quoting the bad value instead
 of raising, so an operator fixes a file in one pass: `services[0].target: not a number
-(got 'high')`. A leaf module (standard library and agent.secret only): the agent keeps its
-memory budget, and the collector imports it without importing the rest of the agent.
+(got 'high')`. A secret is the exception: its value is never quoted (`admin_token: not a
+string (got a list)`), and a file that holds one inline must be as private as a `*_file`
+(`private_file_problem`). A leaf module (standard library and agent.secret only): the
+agent keeps its memory budget, and the collector imports it without importing the rest
+of the agent.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,6 +39,9 @@ FIELD: Final[Any] = _Marker("FIELD")  # the default of the dataclass field of th
 _TYPE_NAMES: Final = {str: "a string", int: "an integer", float: "a number",
                       bool: "true or false", list: "a list", dict: "a table",
                       dt.date: "a date"}
+_VALUE_NAMES: Final = {**_TYPE_NAMES, bool: "a boolean", dt.datetime: "a date and time",
+                       dt.time: "a time"}
+_PRIVATE: Final = 0o077  # group and other bits: any of them lets someone else near a secret
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Key:
     number); `default` is REQUIRED, a value, or FIELD: the default of the dataclass field
     the key fills (`Table.values(keys, cls)`), required when that field has none. `check`
     sees a value of the right type; `convert` turns a good value into the field's type.
+    `secret`: no problem quotes the value, it only names what is wrong.
     """
 
     name: str
@@ -64,20 +71,24 @@ class Key:
     default: Any = FIELD
     check: Check | None = None
     convert: Callable[[Any], Any] | None = None
+    secret: bool = False  # a value no message may quote (a URL with a password...)
 
 
 class Table:
     """One TOML table being read: typed getters that record problems instead of raising."""
 
-    def __init__(self, raw: object, where: str, problems: list[Problem]) -> None:
+    def __init__(self, raw: object, where: str, problems: list[Problem],
+                 inline_secrets: list[str] | None = None) -> None:
         self.where = where
         self.problems = problems
+        # the full keys of the secrets written in the file itself, shared with sub-tables
+        self.inline_secrets: list[str] = [] if inline_secrets is None else inline_secrets
         self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
         self.seen: set[str] = set()
         # a table that is missing or not a table is one problem, not one per key
         self.quiet = not isinstance(raw, dict)
         if raw is not None and not isinstance(raw, dict):
-            problems.append(Problem(where, f"not a table (got {raw!r})"))
+            problems.append(Problem(where, f"not a table (got {shown(raw)})"))
 
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
@@ -89,8 +100,11 @@ class Table:
         return name in self.raw
 
     def get(self, name: str, kind: type | tuple[type, ...], default: Any = REQUIRED,
-            check: Check | None = None, convert: Callable[[Any], Any] | None = None) -> Any:
-        """The value of `name`; on a problem, `default` (None when REQUIRED)."""
+            check: Check | None = None, convert: Callable[[Any], Any] | None = None, *,
+            show: Callable[[Any], str] | None = repr) -> Any:
+        """The value of `name`; on a problem, `default` (None when REQUIRED). A bad value
+        is quoted with `show`; with None (a secret) it never is: a problem then names only
+        its type (`not a string (got a list)`) or what is wrong with it."""
         self.seen.add(name)
         fallback = None if default is REQUIRED else default
         if name not in self.raw:
@@ -100,7 +114,8 @@ class Table:
         value = self.raw[name]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if not is_kind(value, kinds):
-            self.problem(name, f"not {kind_names(kinds)} (got {value!r})")
+            got = (show or kind_of)(value)
+            self.problem(name, f"not {kind_names(kinds)} (got {got})")
             return fallback
         if float in kinds and type(value) is int:
             value = float(value)
@@ -108,8 +123,9 @@ class Table:
         if message:
             # quote the value as written; a message that quotes its own value (an item of a
             # list) is kept as it is
-            got = self.raw[name]
-            self.problem(name, message if "(got " in message else f"{message} (got {got!r})")
+            if show is not None and "(got " not in message:
+                message = f"{message} (got {show(self.raw[name])})"
+            self.problem(name, message)
             return fallback
         return convert(value) if convert else value
 
@@ -117,7 +133,7 @@ class Table:
         """One declared key; `default` replaces the declared one (a default known at run time)."""
         chosen = key.default if default is FIELD else default
         return self.get(key.name, key.kind, REQUIRED if chosen is FIELD else chosen,
-                        key.check, key.convert)
+                        key.check, key.convert, show=None if key.secret else repr)
 
     def values(self, keys: Iterable[Key], cls: type | None = None,
                **defaults: Any) -> dict[str, Any]:
@@ -133,20 +149,28 @@ class Table:
 
     def table(self, name: str, required: bool = False) -> Table:
         """The sub-table `name` (empty when absent and not required)."""
-        raw = self.get(name, dict, REQUIRED if required else {})
-        sub = Table(raw if raw is not None else {}, self.key(name), self.problems)
+        raw = self.get(name, dict, REQUIRED if required else {}, show=shown)
+        sub = Table(raw if raw is not None else {}, self.key(name), self.problems,
+                    self.inline_secrets)
         # a table reported missing or not a table is one problem, not one more per key
         sub.quiet = self.quiet or raw is None or not isinstance(self.raw.get(name, {}), dict)
         return sub
 
     def tables(self, name: str) -> list[Table]:
         """The array of tables `[[name]]`, each named `name[INDEX]`."""
-        items = self.get(name, list, [])
-        return [Table(item, f"{self.key(name)}[{i}]", self.problems) for i, item in enumerate(items)]
+        items = self.get(name, list, [], show=shown)
+        return [Table(item, f"{self.key(name)}[{i}]", self.problems, self.inline_secrets)
+                for i, item in enumerate(items)]
 
     def secret(self, name: str, required: bool = True) -> Secret | None:
-        """`name` inline, or `name_file`: a file only its owner can read."""
-        inline = self.get(name, str, None)
+        """`name` inline, or `name_file`: a file only its owner can read.
+
+        No message quotes the value of `name` (a mistyped secret is still a secret); the
+        path of `name_file` is not one. An inline secret is recorded in `inline_secrets`:
+        the file that holds it must then be private too (`private_file_problem`).
+        """
+        mistyped = name in self.raw and not isinstance(self.raw[name], str)
+        inline = self.get(name, str, None, show=None)
         path = self.get(f"{name}_file", str, None)
         if inline is not None and path is not None:
             self.problem(name, f"give {name} or {name}_file, not both")
@@ -158,8 +182,9 @@ class Table:
                 self.problem(f"{name}_file", str(exc))
                 return None
         if inline is not None and inline.strip():
+            self.inline_secrets.append(self.key(name))
             return Secret(inline)
-        if required and not self.quiet:
+        if required and not self.quiet and not mistyped:  # a mistyped one is reported once
             self.problem(name, "missing" if inline is None else "must not be empty")
         return None
 
@@ -179,6 +204,43 @@ def kind_names(kinds: Sequence[type]) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
 
 
+def kind_of(value: object) -> str:
+    """What a value is, without its text: how a problem names a mistyped secret."""
+    return _VALUE_NAMES.get(type(value), type(value).__name__)
+
+
+def shown(value: object) -> str:
+    """A scalar quoted; a list or a table only named: one written where a table was
+    expected may hold the secrets of that table."""
+    return kind_of(value) if isinstance(value, (list, dict)) else repr(value)
+
+
+def private_file_problem(path: str, mode: int, inline_secrets: Sequence[str], *,
+                         without_file: Collection[str] = ()) -> Problem | None:
+    """The problem of a file that holds secrets inline and that group or others may read.
+
+    SPEC §3: a token others can read lets them impersonate its owner, so the file is held
+    to the rule of a `*_file` (`read_secret_file`). One problem, named after the first
+    such key: `chmod 600` fixes them all. `mode` is the file's permission bits;
+    `without_file`: the keys that have no `*_file` twin (a database URL).
+    """
+    if not inline_secrets or not mode & _PRIVATE:
+        return None
+    first, others = inline_secrets[0], inline_secrets[1:]
+    movable = [key for key in inline_secrets if key not in without_file]
+    if others:
+        listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        also, hint = f"; also {listed}", " or move them to *_file keys" if movable else ""
+    else:
+        also, hint = "", f" or use {_leaf(first)}_file" if movable else ""
+    return Problem(first, f"inline secret in a file group or others can read (mode "
+                          f"{mode:04o}{also}): chmod 600 {path}{',' if hint else ''}{hint}")
+
+
+def _leaf(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
 def _field_defaults(cls: type) -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -194,6 +256,15 @@ def _field_defaults(cls: type) -> dict[str, Any]:
 
 def positive(value: float) -> str | None:
     return None if value > 0 else "must be positive"
+
+
+def at_most(high: float) -> Check:
+    return lambda value: None if value <= high else f"must be at most {high:g}"
+
+
+def all_of(*checks: Check) -> Check:
+    """The first problem of `checks`, in order."""
+    return lambda value: next((m for m in (c(value) for c in checks) if m), None)
 
 
 def non_negative(value: float) -> str | None:

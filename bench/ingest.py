@@ -92,6 +92,7 @@ name = "init"
 type = "process"
 pattern = "."
 """, encoding="utf-8")
+    config.chmod(0o600)  # it holds the token inline: the agent refuses it otherwise
     out = subprocess.run([sys.executable, "-m", "agent", "--config", str(config), "once"],
                          cwd=ROOT, check=True, capture_output=True, text=True, timeout=60)
     return json.loads(out.stdout)  # type: ignore[no-any-return]

@@ -76,6 +76,15 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except ModuleNotFoundError as exc:  # `pip install vigie` gives the agent alone
+        print(f"vigie-collector: {exc.name} is not installed: install the collector with "
+              "pip install 'vigie[collector]'", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load(args.config)

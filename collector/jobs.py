@@ -16,7 +16,7 @@ import datetime as dt
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +37,13 @@ class JobSpec:
     name: str
     target: str                        # "module:function"
     every: Callable[[Config], float]   # seconds between two runs
+    # objects of the app passed by keyword (name in `start(..., objects=)` -> parameter)
+    uses: tuple[tuple[str, str], ...] = ()
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("detection", "collector.services.detection:run_detection", lambda c: c.detection.check_every),
+    JobSpec("detection", "collector.services.detection:run_detection",
+            lambda c: c.detection.check_every, uses=(("detection_errors", "errors"),)),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
     JobSpec("prune-reports", "collector.services.ingest:prune_reports", lambda c: 3600.0),
     JobSpec("sla-budget", "collector.services.notices:run_budget", lambda c: 300.0),
@@ -55,11 +58,12 @@ def resolve(spec: JobSpec) -> JobFunction:
     return func
 
 
-def guarded(name: str, func: JobFunction, db: Database, config: Config) -> Callable[[], None]:
+def guarded(name: str, func: JobFunction, db: Database, config: Config,
+            kwargs: Mapping[str, Any] | None = None) -> Callable[[], None]:
     """The job boundary: a failing run is logged and the next run happens as planned."""
     def run() -> None:
         try:
-            func(db, config, dt.datetime.now(dt.UTC))
+            func(db, config, dt.datetime.now(dt.UTC), **(kwargs or {}))
         except Exception:
             logger.exception("job %s failed", name)
     return run
@@ -70,9 +74,10 @@ class Election:
     removes them if it stops being one."""
 
     def __init__(self, scheduler: BackgroundScheduler, leadership: Leadership,
-                 jobs: list[tuple[JobSpec, JobFunction]], db: Database, config: Config) -> None:
+                 jobs: list[tuple[JobSpec, JobFunction]], db: Database, config: Config,
+                 objects: Mapping[str, Any]) -> None:
         self.scheduler, self.leadership, self.jobs = scheduler, leadership, jobs
-        self.db, self.config = db, config
+        self.db, self.config, self.objects = db, config, objects
         self.leading = False
 
     def run(self) -> None:
@@ -81,7 +86,9 @@ class Election:
             logger.info("this process leads: it runs the periodic jobs (pid %d)", os.getpid())
             for spec, func in self.jobs:
                 seconds = spec.every(self.config)
-                self.scheduler.add_job(guarded(spec.name, func, self.db, self.config),
+                kwargs = {param: self.objects[name] for name, param in spec.uses
+                          if name in self.objects}
+                self.scheduler.add_job(guarded(spec.name, func, self.db, self.config, kwargs),
                                        "interval", seconds=seconds, id=spec.name,
                                        name=spec.name, misfire_grace_time=max(1, int(seconds)))
                 logger.info("job %s every %s s", spec.name, seconds)
@@ -96,13 +103,16 @@ class Election:
 
 
 def start(db: Database, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
-          election_every: float = ELECTION_EVERY) -> BackgroundScheduler:
+          election_every: float = ELECTION_EVERY,
+          objects: Mapping[str, Any] | None = None) -> BackgroundScheduler:
+    """Schedule the election; the leader runs `jobs`, each given the app's `objects` it
+    `uses` (e.g. the detection error counts the metrics page shows)."""
     resolved = [(spec, resolve(spec)) for spec in jobs]
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
         "max_instances": 1,   # a slow run is never overlapped by the next
         "coalesce": True,     # runs missed while busy collapse into one
     })
-    election = Election(scheduler, leadership_for(db), resolved, db, config)
+    election = Election(scheduler, leadership_for(db), resolved, db, config, objects or {})
     election.run()  # at once: a lone collector runs its jobs from the start
     scheduler.add_job(election.run, "interval", seconds=election_every, id="leader-election",
                       name="leader-election", misfire_grace_time=max(1, int(election_every)))

@@ -11,7 +11,7 @@ the store in one read transaction per scrape (it never takes SQLite's write lock
 - `vigie_webhook_deliveries_total{outcome}`, `vigie_webhook_deliveries_pending`: from the
   outbox's rows, so they hold across restarts.
 - `vigie_alertmanager_alerts_total{outcome}`, `vigie_reports_received_total`,
-  `vigie_reports_duplicate_total`: counters of this process (every outcome always present,
+  `vigie_reports_duplicate_total`, `vigie_detection_errors_total{server}`: counters of this process (every outcome always present,
   so rate() sees the first).
 - `vigie_collector_database_up`: 0 when the scrape could not read the database.
 """
@@ -32,6 +32,7 @@ from collector.config import Config
 from collector.domain.model import ServerStatus, Severity
 from collector.services import sla as sla_service
 from collector.services.alertmanager import AlertCounts, Outcome
+from collector.services.detection import DetectionErrors
 from collector.store import Conn, Database, DatabaseError, outbox
 from collector.store import incidents as incident_store
 from collector.store import server_state as state_store
@@ -62,9 +63,10 @@ class StoreCollector(Collector):
     """A prometheus-client Collector over the store and the process's counters."""
 
     def __init__(self, db: Database, config: Config, reports: ReportCounts,
-                 alerts: AlertCounts,
+                 alerts: AlertCounts, detection_errors: DetectionErrors,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self.db, self.config, self.reports, self.alerts = db, config, reports, alerts
+        self.detection_errors = detection_errors
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -105,6 +107,14 @@ class StoreCollector(Collector):
                                         "reports received again and not stored twice")
         duplicate.add_metric([], self.reports.duplicates)
         yield duplicate
+        errors = CounterMetricFamily("vigie_detection_errors",
+                                     "detection steps that failed for one server (logged with "
+                                     "its id); the pass went on for the others",
+                                     labels=["server"])
+        failed = self.detection_errors.counts()
+        for server in self.config.servers:
+            errors.add_metric([server.id], failed.get(server.id, 0))
+        yield errors
 
 
 def server_up(conn: Conn, config: Config) -> Metric:
@@ -174,11 +184,12 @@ class CollectorMetrics:
     taking, scrape after scrape, the CPU ingest needs (bench/ingest.py --readers)."""
 
     def __init__(self, db: Database, config: Config, alerts: AlertCounts,
-                 max_age: float = 1.0) -> None:
+                 detection_errors: DetectionErrors, max_age: float = 1.0) -> None:
         self.reports = ReportCounts()
         self.alerts = alerts
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(db, config, self.reports, alerts))
+        self.registry.register(StoreCollector(db, config, self.reports, alerts,
+                                              detection_errors))
         self.max_age = max_age
         self._lock = threading.Lock()
         self._page, self._page_at = b"", -math.inf

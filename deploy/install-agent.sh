@@ -1,82 +1,85 @@
 #!/usr/bin/env bash
-# Install the Vigie agent on Debian or Ubuntu from this repository checkout.
+# Install the Vigie agent on Debian or Ubuntu: the vigie-agent package, then this server's
+# collector URL, id and token.
 #
 #   sudo VIGIE_COLLECTOR_URL=https://collector.example.net \
-#        VIGIE_AGENT_TOKEN=... deploy/install-agent.sh
+#        VIGIE_AGENT_TOKEN=... [VIGIE_SERVER_ID=web-01] \
+#        [VIGIE_DEB=vigie-agent_0.1.0_all.deb] deploy/install-agent.sh
 #
-# Idempotent: an existing /etc/vigie/agent.toml or token file is never overwritten.
+# With VIGIE_DEB the given package is installed (copy it to the server: nothing else of
+# this repository is needed there); without it the package is built from the folder this
+# script is in (python3 and dpkg-deb: no git, no PyPI). apt installs its dependencies,
+# Debian's python3-* packages. Idempotent: what an operator changed in
+# /etc/vigie/agent.toml and a token already in /etc/vigie/agent.token are kept.
 set -euo pipefail
 
-REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PREFIX=/opt/vigie-agent
-CONF_DIR=/etc/vigie
-CONF=$CONF_DIR/agent.toml
-TOKEN_FILE=$CONF_DIR/agent.token
-STATE_DIR=/var/lib/vigie-agent
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CONF=/etc/vigie/agent.toml
+TOKEN_FILE=/etc/vigie/agent.token
 SERVICE_USER=vigie-agent
-UNIT=/etc/systemd/system/vigie-agent.service
+PLACEHOLDER_URL="https://collector.invalid"   # what the package's agent.toml says
 
 die() { echo "install-agent: $*" >&2; exit 1; }
+# a value for sed's replacement text: its own delimiter, & and \ escaped
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
+# checked before anything is installed: each value is written into a TOML string
+if [ -n "${VIGIE_COLLECTOR_URL:-}" ] && ! [[ "$VIGIE_COLLECTOR_URL" =~ ^https?://[^[:space:]\"\\]+$ ]]; then
+    die "VIGIE_COLLECTOR_URL is not an http:// or https:// URL: $VIGIE_COLLECTOR_URL"
+fi
+if [ -n "${VIGIE_SERVER_ID:-}" ] && ! [[ "$VIGIE_SERVER_ID" =~ ^[A-Za-z0-9._-]+$ ]]; then
+    die "VIGIE_SERVER_ID may hold letters, digits, '.', '_' and '-' only: $VIGIE_SERVER_ID"
+fi
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo)"
 command -v apt-get >/dev/null || die "this script supports Debian and Ubuntu (apt-get)"
 
-echo "==> system packages"
-apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv
+deb=${VIGIE_DEB:-}
+workdir=$(mktemp -d)
+trap 'rm -rf "$workdir"' EXIT
+if [ -z "$deb" ]; then
+    echo "==> building the package from $(dirname "$HERE")"
+    command -v python3 >/dev/null || die "python3 is needed to build the package (or give VIGIE_DEB)"
+    command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to build the package (or give VIGIE_DEB)"
+    deb=$(python3 "$HERE/debian/build.py" --out "$workdir")
+fi
+[ -f "$deb" ] || die "no such package: $deb"
+case "$deb" in /*) ;; *) deb="$PWD/$deb" ;; esac   # apt wants a path, not a name
 
-echo "==> user $SERVICE_USER"
-if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
-    useradd --system --home-dir "$STATE_DIR" --no-create-home \
-        --shell /usr/sbin/nologin "$SERVICE_USER"
+echo "==> installing $(basename "$deb")"
+export DEBIAN_FRONTEND=noninteractive
+# the package lists are refreshed only when apt cannot find a dependency without them
+if ! apt-get install -y -q "$deb"; then
+    apt-get update -q
+    apt-get install -y -q "$deb"
 fi
 
-echo "==> virtual environment in $PREFIX"
-[ -x "$PREFIX/bin/python" ] || python3 -m venv "$PREFIX"
-"$PREFIX/bin/pip" install --quiet --upgrade pip
-"$PREFIX/bin/pip" install --quiet "$REPO_DIR"
+echo "==> configuration in $CONF"
+if [ -n "${VIGIE_COLLECTOR_URL:-}" ] && grep -q "^url = \"$PLACEHOLDER_URL\"" "$CONF"; then
+    # the package's placeholder only: an URL an operator wrote is never replaced
+    sed -i "s|^url = \"$PLACEHOLDER_URL\"|url = \"$(sed_escape "$VIGIE_COLLECTOR_URL")\"|" "$CONF"
+fi
+if [ -n "${VIGIE_SERVER_ID:-}" ] && grep -q '^# server_id = ' "$CONF"; then
+    sed -i "s|^# server_id = \"[^\"]*\"|server_id = \"$VIGIE_SERVER_ID\"|" "$CONF"
+fi
+if [ -n "${VIGIE_AGENT_TOKEN:-}" ] && [ ! -s "$TOKEN_FILE" ]; then
+    # the package made it 0600, owned by the agent's user: the agent refuses any other mode
+    printf '%s\n' "$VIGIE_AGENT_TOKEN" > "$TOKEN_FILE"
+fi
 
-echo "==> configuration in $CONF_DIR"
-install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
-install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
-if [ ! -e "$TOKEN_FILE" ]; then
-    # 0600, owned by the agent's user: the agent refuses a token others can read
-    install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" /dev/null "$TOKEN_FILE"
-    if [ -n "${VIGIE_AGENT_TOKEN:-}" ]; then
-        printf '%s\n' "$VIGIE_AGENT_TOKEN" > "$TOKEN_FILE"
+if ! grep -q '^url = "http' "$CONF" || grep -q "^url = \"$PLACEHOLDER_URL\"" "$CONF"; then
+    echo "vigie-agent is installed but not started: set the collector's url in $CONF"
+    echo "(or run this script again with VIGIE_COLLECTOR_URL), then: systemctl restart vigie-agent"
+elif [ -s "$TOKEN_FILE" ] && runuser -u "$SERVICE_USER" -- \
+        vigie-agent --config "$CONF" once >/dev/null; then
+    if [ -d /run/systemd/system ]; then
+        systemctl enable vigie-agent.service
+        systemctl restart vigie-agent.service
+        echo "vigie-agent is running: journalctl -u vigie-agent -f"
+    else
+        echo "vigie-agent is installed and its configuration works (no systemd here to start it)"
     fi
-fi
-if [ ! -e "$CONF" ]; then
-    tmp=$(mktemp)
-    cat > "$tmp" <<TOML
-server_id = "${VIGIE_SERVER_ID:-$(hostname)}"
-interval = 10
-
-[collector]
-url = "${VIGIE_COLLECTOR_URL:-https://collector.invalid}"
-token_file = "$TOKEN_FILE"
-
-[metrics]
-listen = "127.0.0.1:9839"
-
-[spool]
-path = "$STATE_DIR/spool"
-max_bytes = 52428800
-TOML
-    install -m 0640 -o root -g "$SERVICE_USER" "$tmp" "$CONF"
-    rm -f "$tmp"
-fi
-
-echo "==> systemd unit"
-install -m 0644 "$REPO_DIR/deploy/systemd/vigie-agent.service" "$UNIT"
-systemctl daemon-reload
-systemctl enable vigie-agent.service
-
-if [ -s "$TOKEN_FILE" ] && runuser -u "$SERVICE_USER" -- \
-        "$PREFIX/bin/vigie-agent" --config "$CONF" once >/dev/null; then
-    systemctl restart vigie-agent.service
-    echo "vigie-agent is running: journalctl -u vigie-agent -f"
 else
     echo "vigie-agent is installed but not started: put the agent token in $TOKEN_FILE,"
-    echo "check $CONF (vigie-agent --config $CONF once), then: systemctl start vigie-agent"
+    echo "check $CONF (vigie-agent --config $CONF once), then: systemctl restart vigie-agent"
 fi

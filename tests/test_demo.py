@@ -45,5 +45,5 @@ def test_it_installs_only_what_runs_for_the_demo(tmp_path: Path) -> None:
     plan = subprocess.run(["make", "-n", "demo", f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
                           capture_output=True, text=True, check=True).stdout
     installs = [line for line in plan.splitlines() if "pip install" in line]
-    assert any("-e ." in line for line in installs), plan
-    assert not any("[test]" in line for line in installs), plan
+    assert any("-e '.[collector]'" in line for line in installs), plan  # agent + collector
+    assert not any("test]" in line for line in installs), plan

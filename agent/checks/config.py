@@ -11,12 +11,21 @@ from typing import Any
 from agent.checks.model import CheckConfig, CheckKind, Severity
 from agent.checks.registry import KINDS, kind_of
 from agent.errors import ConfigError
-from agent.tomlconf import REQUIRED, Key, Problem, Table, non_empty, one_of, positive
+from agent.tomlconf import REQUIRED, Key, Problem, Table, all_of, non_empty, one_of, positive
 
 DEFAULT_TIMEOUT = 10.0
+MAX_NAME = 100
+MAX_CHECKS = 256
+
+
+def _printable(value: str) -> str | None:
+    return None if value.isprintable() else "must not hold control characters"
+
 
 COMMON_KEYS = (
-    Key("name", str, check=non_empty),
+    # the collector refuses a report with a longer name or more checks (report-format.md)
+    Key("name", str, check=all_of(non_empty, _printable, lambda v: None if len(v) <= MAX_NAME
+                                  else f"must be at most {MAX_NAME} characters")),
     Key("type", str, REQUIRED, one_of(*KINDS)),
     Key("interval", float, check=positive),  # default: the agent's interval
     Key("essential", bool),
@@ -46,6 +55,8 @@ def read_checks(top: Table, default_interval: float) -> list[CheckConfig]:
             entry.problem("name", f"duplicate check name (got {config.name!r})")
         seen.add(config.name)
         configs.append(config)
+    if len(configs) > MAX_CHECKS:
+        top.problem("checks", f"at most {MAX_CHECKS} checks (got {len(configs)})")
     return configs
 
 

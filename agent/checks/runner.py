@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from agent.checks.model import CheckConfig, Outcome, Status
@@ -34,7 +34,7 @@ class _Slot:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def _entry(config: CheckConfig, outcome: Outcome, checked_at: datetime) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from agent.checks.model import CheckKind, Outcome, Status, gauge_of
 from agent.tomlconf import Key, non_empty, non_negative, port
@@ -63,10 +63,9 @@ def handshake(spec: TlsSpec, timeout: float) -> TlsHandshake:
     context = ssl.create_default_context(cafile=spec.cafile)
     start = time.perf_counter()
     try:
-        with (
-            socket.create_connection((spec.host, spec.port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=spec.host) as conn,
-        ):
+        # no parentheses around the two: that form is Python 3.10+ (SPEC §14: 3.9)
+        with socket.create_connection((spec.host, spec.port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=spec.host) as conn:
             latency = time.perf_counter() - start
             cert = conn.getpeercert()
     except ssl.SSLCertVerificationError as exc:
@@ -88,7 +87,7 @@ def evaluate(spec: TlsSpec, result: TlsHandshake, now: float) -> Outcome:
     left = result.not_after - now
     days = left / DAY
     data.update(
-        not_after=datetime.fromtimestamp(result.not_after, UTC).isoformat(),
+        not_after=datetime.fromtimestamp(result.not_after, timezone.utc).isoformat(),
         expires_in_seconds=left,
         expires_in_days=round(days, 2),
         subject=result.subject,

@@ -27,6 +27,15 @@ def read() -> CpuReading:
     return CpuReading(count=psutil.cpu_count() or 1, seconds=seconds)
 
 
+def read_cores() -> list[Mapping[str, float]]:
+    """Seconds per mode since boot of each online logical CPU, in /proc/stat's order:
+    what node_exporter's `node_cpu_seconds_total{cpu}` carries (deploy/prometheus/rules).
+    psutil gives no CPU numbers: the exporter numbers them 0, 1..., the kernel's numbers
+    unless a CPU is offline."""
+    return [{mode: float(getattr(times, mode, 0.0)) for mode in MODES}
+            for times in psutil.cpu_times(percpu=True)]
+
+
 def percent_by_mode(previous: CpuReading | None, current: CpuReading) -> dict[str, float] | None:
     """Share of each mode in the elapsed CPU time, 0..100; None without a usable delta."""
     if previous is None:

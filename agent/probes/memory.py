@@ -13,13 +13,16 @@ class MemoryReading:
     available: int
     swap_total: int
     swap_used: int
+    free: int = 0  # MemFree: never used at all (page cache is not free)
+    buffers: int = 0  # Buffers (Linux; 0 elsewhere)
 
 
 def read() -> MemoryReading:
     vm = psutil.virtual_memory()
     swap = psutil.swap_memory()
     return MemoryReading(total=vm.total, available=vm.available,
-                         swap_total=swap.total, swap_used=swap.used)
+                         swap_total=swap.total, swap_used=swap.used,
+                         free=vm.free, buffers=getattr(vm, "buffers", 0))
 
 
 def _percent(part: int, whole: int) -> float:

@@ -36,6 +36,18 @@ def failed(target: str, error: str) -> PingResult:
     return PingResult(target, 0, 0, 1.0, None, None, None, error)
 
 
+def from_summary(target: str, sent: int, received: int, rtt_min_ms: float, rtt_avg_ms: float,
+                 rtt_max_ms: float) -> PingResult:
+    """Pure: a round's summary in milliseconds (icmplib 2's Host, iputils' `rtt` line)."""
+    if sent == 0:
+        return failed(target, "no echo request could be sent")
+    loss = round(1.0 - received / sent, 4)
+    if received == 0:
+        return PingResult(target, sent, 0, loss, None, None, None)
+    return PingResult(target, sent, received, loss, rtt_min_ms / 1000.0, rtt_avg_ms / 1000.0,
+                      rtt_max_ms / 1000.0)
+
+
 def from_rtts(target: str, sent: int, rtts_ms: Sequence[float]) -> PingResult:
     """Pure: icmplib's millisecond round trips -> a result in seconds."""
     if sent == 0:
@@ -84,7 +96,12 @@ def ping_target(target: str, count: int = 3, interval: float = 0.2, timeout: flo
     # icmplib matches replies on (id, sequence) only: concurrent pings from one process
     # need distinct ids, or one target's reply is taken for another's.
     # imported here: icmplib brings asyncio, ~0.7 MiB an agent without [[ping]] never needs
-    from icmplib import ICMPLibError, ping
+    try:
+        from icmplib import ICMPLibError, ping
+    except ImportError:  # Debian 11 has no python3-icmplib: iputils' ping does the work
+        from agent.probes import ping_command
+
+        return ping_command.ping_target(target, count, interval, timeout)
 
     ident = icmp_id if icmp_id is not None else random.randint(1, 0xFFFE)
     try:
@@ -93,7 +110,11 @@ def ping_target(target: str, count: int = 3, interval: float = 0.2, timeout: flo
     except (ICMPLibError, OSError) as exc:
         logger.info("ping %s failed: %s", target, exc)
         return failed(target, f"{type(exc).__name__}: {exc}".rstrip(": "))
-    return from_rtts(target, host.packets_sent, list(host.rtts))
+    rtts = getattr(host, "rtts", None)  # icmplib >= 3.0; 2.x (Debian 12) gives a summary
+    if rtts is not None:
+        return from_rtts(target, host.packets_sent, list(rtts))
+    return from_summary(target, host.packets_sent, host.packets_received, host.min_rtt,
+                        host.avg_rtt, host.max_rtt)
 
 
 def ping_many(targets: Sequence[tuple[str, int, float, float]]) -> list[PingResult]:

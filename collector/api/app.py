@@ -3,8 +3,13 @@ handlers, lifespan with the periodic jobs).
 
 Everything a request may need lives in `app.state`, built here once per app: the
 configuration, the database, the token table, the process's counters and metrics
-registry, the ingest writer. No module of `collector.api` keeps state of its own, so two
-apps in one process (the tests run many) never share any.
+registry, the ingest writer, the body limits. No module of `collector.api` keeps state of
+its own, so two apps in one process (the tests run many) never share any.
+
+The door of every route but POST /api/v1/reports (which has its own): `limits.BodyLimit`
+reads the body within its limits before routing and authentication (413, 408), the routes'
+`jsonbody.JSONRoute` parses it (422 `body: not JSON`), `bounds` types every field and
+parameter (422 naming it), `errors` gives every refusal one shape.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from starlette.types import Receive, Scope, Send
 from collector import jobs
 from collector.api import errors
 from collector.api.auth import TokenTable
+from collector.api.limits import BodyLimit, BodyLimits
+from collector.api.responses import READER, answers
 from collector.api.routes import (
     alertmanager,
     deliveries,
@@ -33,6 +40,7 @@ from collector.api.routes import (
 from collector.config import Config
 from collector.metrics import CollectorMetrics
 from collector.services.alertmanager import AlertCounts
+from collector.services.detection import DetectionErrors
 from collector.services.ingest import IngestWriter
 from collector.store import Database
 
@@ -59,7 +67,8 @@ class CollectorApp(FastAPI):
 def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = jobs.start(db, config) if start_jobs else None
+        scheduler = jobs.start(db, config, objects={
+            "detection_errors": app.state.detection_errors}) if start_jobs else None
         try:
             yield
         finally:
@@ -72,8 +81,12 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.state.db = db
     app.state.tokens = TokenTable(config)
     app.state.alert_counts = AlertCounts()
-    app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts)
+    app.state.detection_errors = DetectionErrors()
+    app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts,
+                                         app.state.detection_errors)
     app.state.ingest_writer = IngestWriter(db, config)  # its thread starts on first report
+    app.state.body_limits = BodyLimits()
+    app.add_middleware(BodyLimit, state=app.state)
     errors.install(app)
     # the reports route: a plain ASGI handler, taken before the middleware (CollectorApp);
     # also the first route, so that other methods on its path answer 405
@@ -81,8 +94,9 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.reports_endpoint = route.app  # type: ignore[assignment]
     app.router.routes.insert(0, route)
     app.openapi = _openapi_with_reports(app)  # type: ignore[method-assign]
-    for module in (servers, incidents, maintenances, sla, deliveries, prometheus, alertmanager,
-                   health):
+    # what the servers routes can answer besides 200 (their models: api/responses.py)
+    app.include_router(servers.router, responses=answers(*READER, 404))
+    for module in (incidents, maintenances, sla, deliveries, prometheus, alertmanager, health):
         app.include_router(module.router)
     return app
 
@@ -94,7 +108,12 @@ def _openapi_with_reports(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()  # cached by FastAPI in app.openapi_schema: completed once
-            schema["paths"][reports.PATH] = reports.openapi_path(
-                schema.setdefault("components", {}))
+            path = reports.openapi_path(schema.setdefault("components", {}))
+            for operation in path.values():  # its errors: the one declared error shape
+                for code, response in operation.get("responses", {}).items():
+                    if code.startswith(("4", "5")):
+                        response["content"] = {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+            schema["paths"][reports.PATH] = path
         return app.openapi_schema  # type: ignore[return-value]
     return openapi

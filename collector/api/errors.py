@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 
+from collector.api.bounds import NO_NUL_PATTERN
 from collector.domain.sla import PeriodError
 from collector.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 
@@ -27,12 +29,30 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 def describe(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> str:
-    """`body.collected_at: Input should have timezone info` for each problem, `; ` joined."""
+    """`body.collected_at: Input should have timezone info` for each problem, `; ` joined
+    (a validator's own message without pydantic's "Value error, " before it)."""
     parts = []
     for e in errors:
         loc = prefix + tuple(str(p) for p in e.get("loc", ()))
-        parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}")
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        if e.get("type") == "string_pattern_mismatch" and (
+                e.get("ctx", {}).get("pattern") == NO_NUL_PATTERN):
+            message = "must not hold a NUL character"  # rather than the pattern saying it
+        parts.append(f"{'.'.join(loc) or 'body'}: {message}")
     return "; ".join(parts)
+
+
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> set[str]:
+    """The methods of every route at `path` (Starlette's 405 names only those of the first
+    route it tried: GET /incidents/{id} hid PATCH), also inside included routers."""
+    methods: set[str] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's included router
+        if inner is not None:
+            methods |= allowed_methods(inner.routes, path)
+        elif isinstance(route, Route) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return methods
 
 
 def install(app: FastAPI) -> None:
@@ -45,9 +65,13 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, (RequestValidationError, ValidationError))
         return error(422, describe(exc.errors()))
 
-    async def http(_: Request, exc: Exception) -> JSONResponse:
+    async def http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # RFC 9110 §15.5.6: every method of the resource
+            headers = {"Allow": ", ".join(sorted(allowed_methods(request.app.routes,
+                                                                 request.url.path)))}
+        return error(exc.status_code, str(exc.detail), headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # request boundary: log the failure (path only, never headers) and answer 500

@@ -40,8 +40,15 @@ def rfc3339(value: dt.datetime | int | None, tz: ZoneInfo | dt.tzinfo = UTC, *,
     offset (to the second when `seconds`); None stays None."""
     if value is None:
         return None
-    local = (dt.datetime.fromtimestamp(value, tz) if isinstance(value, int)
-             else value.astimezone(tz))
+    try:
+        local = (dt.datetime.fromtimestamp(value, tz) if isinstance(value, int)
+                 else value.astimezone(tz))
+    except (OverflowError, ValueError, OSError):
+        # a time at the edge of the calendar (a row stored before the ingest bounded
+        # collected_at: 9999-12-31T23:59:59Z is year 10000 in Paris): shown in UTC, where
+        # it exists, rather than failing the whole listing (issue 11, defect 3)
+        local = (dt.datetime.fromtimestamp(value, dt.UTC) if isinstance(value, int)
+                 else value.astimezone(dt.UTC))
     return local.isoformat(timespec="seconds") if seconds else local.isoformat()
 
 
@@ -91,11 +98,16 @@ def server_json(config: Config, server: Server, status: str | None,
 
 
 def report_json(config: Config, server: Server, report: Any) -> dict[str, Any]:
-    """SPEC §5: a stored report's own fields as the agent sent them, with its times."""
+    """SPEC §5: a stored report's own fields as the agent sent them, with its times; a
+    body stored before the ingest bounded it and that cannot be read back whole is shown
+    as its ids and times with `unreadable` saying why (issue 11), not as a 500."""
     tz = service_zone(config, server.service)
-    return {**report.body, "report_id": report.report_id,
-            "collected_at": rfc3339(report.collected_at, tz),
-            "received_at": rfc3339(report.received_at, tz)}
+    out = {**report.body, "report_id": report.report_id,
+           "collected_at": rfc3339(report.collected_at, tz),
+           "received_at": rfc3339(report.received_at, tz)}
+    if report.problem:
+        out["unreadable"] = report.problem
+    return out
 
 
 def _mbps(value: float) -> str:

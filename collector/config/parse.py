@@ -3,17 +3,21 @@
 The keys of each table are declared once below; agent.tomlconf (the agent's reader too)
 reads them and collects every problem, each naming its key and quoting the bad value, so an
 operator fixes a file in one pass: `collector.toml: services[0].target: not a number (got
-'high')`.
+'high')`. Secrets (tokens, the webhook secrets, the SMTP password, a database URL's
+password) are never quoted, and a file that holds one inline must be private (chmod 600),
+as a `*_file` must.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
+import stat
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.secret import Secret
@@ -27,6 +31,7 @@ from agent.tomlconf import (
     one_of,
     port,
     positive,
+    private_file_problem,
 )
 from collector.config.model import (
     DEFAULT_AGENT_METRICS_PORT,
@@ -112,7 +117,7 @@ def _optional_listen(v: str) -> str | None:
 ID = Key("id", str, REQUIRED, _ident)
 TOP_KEYS = (
     Key("listen", str, check=_listen),
-    Key("database", str),
+    Key("database", str, secret=True),  # postgresql://user:PASSWORD@host/db
     Key("timezone", str, check=_zone),
     Key("public_url", str, convert=lambda url: url.rstrip("/")),
     Key("report_retention_days", int, check=positive),
@@ -175,7 +180,8 @@ SMTP_KEYS = (  # and `password` or `password_file`, optional
 )
 
 
-def parse(raw: dict[str, Any], path: str) -> Config:
+def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
+    """`raw` read from `path`, whose permission bits are `mode` (None: not from a file)."""
     problems: list[Problem] = []
     top = Table(raw, "", problems)
     values = top.values(TOP_KEYS, Config)
@@ -188,6 +194,12 @@ def parse(raw: dict[str, Any], path: str) -> Config:
     smtp = _smtp(top.table("smtp")) if top.has("smtp") else None
     top.finish()
     _cross_check(services, servers, clients, admin, problems)
+    if _has_password(values["database"]):
+        top.inline_secrets.append("database")
+    exposed = (private_file_problem(path, mode, top.inline_secrets, without_file=("database",))
+               if mode is not None else None)
+    if exposed:
+        problems.insert(0, exposed)  # about the file itself: said first
     if problems:
         raise ConfigError(path, [str(p) for p in problems])
     return Config(path=path, admin_token=admin or Secret(""), detection=detection,
@@ -268,21 +280,31 @@ def _distinct_tokens(admin: Secret | None, servers: tuple[Server, ...],
     for key, secret in named:
         if secret is None or not secret.reveal():
             continue
-        if secret.reveal() in tokens:
-            problems.append(Problem(key, f"same token as {tokens[secret.reveal()]}; every "
-                                    "principal needs its own"))
-        tokens[secret.reveal()] = key
+        # the holder is named, never the token (issue 11: no message quotes a secret)
+        first = tokens.setdefault(secret.reveal(), key)
+        if first != key:
+            problems.append(Problem(key, f"same token as {first}; every principal needs "
+                                    "its own"))
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:  # not a URL SQLAlchemy could read either: the store says so
+        return False
 
 
 def load(path: str | os.PathLike[str]) -> Config:
     """Read and validate a configuration file; raise ConfigError listing every problem."""
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        with p.open("rb") as fh:
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)  # of the file read, not a name
+            raw = tomllib.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(p), ["file: not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), [f"file: cannot be read ({exc})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [f"syntax: {exc}"]) from None
-    return parse(raw, str(p))
+    return parse(raw, str(p), mode=mode)

@@ -134,21 +134,48 @@ def needs_ping(obs: ServerObservation, now: dt.datetime, settings: Settings) -> 
     return settings.ping and is_suspect(obs, now, settings)
 
 
+def later_by(at: dt.datetime, seconds: float, cap: dt.datetime) -> dt.datetime:
+    """`at + seconds`, never later than `cap`, and never an overflow: a row written by an
+    older collector may hold a time in year 9999 or an interval of 10**12 s (issue 11,
+    defect 1: `at + timedelta` overflowed and stopped every pass for the whole fleet)."""
+    if at >= cap:
+        return cap
+    room = (cap - at).total_seconds()
+    if not seconds < room:  # also NaN: no interval is known, the cap is the honest bound
+        return cap
+    return at + dt.timedelta(seconds=max(seconds, 0.0))
+
+
 def outage_start(obs: ServerObservation, now: dt.datetime, settings: Settings,
                  *, down: bool) -> dt.datetime:
     """When the first missed report (or ping) was due, never later than now."""
     candidates: list[dt.datetime] = []
     if obs.last_report_at is not None:
-        candidates.append(obs.last_report_at + dt.timedelta(seconds=obs.last_interval))
+        candidates.append(later_by(obs.last_report_at, obs.last_interval, now))
     seen = obs.last_seen_up_at
     if down and seen is not None and (obs.last_report_at is None or seen > obs.last_report_at):
         # an answered ping after the last report: the server was up then
-        candidates.append(seen + dt.timedelta(seconds=settings.check_every))
+        candidates.append(later_by(seen, settings.check_every, now))
     if not candidates:
         # never seen up: the first failing run, confirmations - 1 runs ago
         back = settings.check_every * max(settings.confirmations - 1, 0)
         return now - dt.timedelta(seconds=back)
     return min(max(candidates), now)
+
+
+def report_place(collected_at: dt.datetime, received_at: dt.datetime) -> dt.datetime:
+    """Where a report stands in its server's order: its collected_at, but never later than
+    the collector's clock when the report arrived. A report dated ahead (an agent clock
+    running fast, up to the 5 minutes the door lets in, or a row stored before that bound)
+    must not make the on-time reports after it look late (issue 11, defect 2)."""
+    return min(collected_at, received_at)
+
+
+def is_late(collected_at: dt.datetime, received_at: dt.datetime,
+            newest: dt.datetime | None) -> bool:
+    """A report older than the newest one its server has placed (`report_place`): its check
+    results are history and must not undo newer check states."""
+    return newest is not None and report_place(collected_at, received_at) < newest
 
 
 def verdict(obs: ServerObservation, ping: PingOutcome | None, now: dt.datetime,
@@ -258,8 +285,16 @@ def problem_for(server_id: str, service_id: str, network: str, started_at: dt.da
 
 def cut_off(report: Mapping[str, Any]) -> bool:
     """The report's own pings all went unanswered: the host ran but could reach nothing."""
-    pings = [p for p in report.get("ping") or [] if isinstance(p, Mapping)]
-    return bool(pings) and not any((p.get("received") or 0) > 0 for p in pings)
+    section = report.get("ping")
+    pings = [p for p in section if isinstance(p, Mapping)] if isinstance(section, list) else []
+    return bool(pings) and not any(_answered(p.get("received")) for p in pings)
+
+
+def _answered(received: object) -> bool:
+    # a report's figures are only bounded at the door: a string or a bool here must not
+    # fail the ingest transaction (issue 11); only a positive count is an answer
+    return isinstance(received, (int, float)) and not isinstance(received, bool) \
+        and received > 0
 
 
 def outage_end(report: Mapping[str, Any], collected_at: dt.datetime, started_at: dt.datetime,

@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from collector.domain.sla.periods import FIRST_YEAR, LAST_YEAR
+
 NOTICE_DAYS = 8  # contract §4 (5.5): told at least 8 calendar days before the start
 
 
@@ -49,6 +51,11 @@ def check_window(start: dt.datetime, end: dt.datetime, notified_at: dt.datetime)
     for name, value in (("start", start), ("end", end), ("notified_at", notified_at)):
         if value.tzinfo is None:
             raise MaintenanceRuleError(name, "needs a UTC offset")
+        # issue 11: a window in year 9999 overflowed when converted (a 500); none is
+        # recorded outside the years the collector reckons with
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise MaintenanceRuleError(name, f"not within the years {FIRST_YEAR} to {LAST_YEAR} "
+                                             f"(got {value.isoformat()})")
     if end <= start:
         raise MaintenanceRuleError("end", f"must be after start (got {end.isoformat()} <= "
                                           f"{start.isoformat()})")

@@ -20,6 +20,7 @@ from collector.store import Conn
 from collector.store import incidents as incident_store
 
 ACTOR = "detector"
+SUMMARY_DETAIL = 500  # characters of a check's detail quoted in the incident's summary
 
 
 def failing(report: Mapping[str, Any]) -> bool:
@@ -100,6 +101,15 @@ def _failed(conn: Conn, config: Config, server: Server, check: Mapping[str, Any]
         responsibility=Responsibility.PROVIDER, affects_availability=affects,
         # an agent clock running ahead must not put an incident in the future
         started_at=min(collected_at, now), detected_at=now,
-        summary=f"check {check['name']} ({check.get('type', '?')}): {check.get('detail', '')}",
+        summary=_summary(check),
         evidence={"check": dict(check), "report_id": report_id}, dedup_key=key, actor=ACTOR,
         now=now)
+
+
+def _summary(check: Mapping[str, Any]) -> str:
+    """What a person reads first. The detail is quoted up to SUMMARY_DETAIL characters:
+    the whole check, however long, stays in the incident's evidence."""
+    detail = str(check.get("detail", ""))
+    if len(detail) > SUMMARY_DETAIL:
+        detail = detail[:SUMMARY_DETAIL - 1] + "…"
+    return f"check {check['name']} ({check.get('type', '?')}): {detail}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,25 +69,34 @@ def after_ingest_parsed(conn: Conn, config: Config, delivered: Sequence[Delivere
                 if i.kind == IncidentKind.CHECK_FAILED and i.server_id is not None}
     checking.update(a.server.id for a in arrivals if checks.failing(a.report))
     # read before the upsert: whether a report is its server's newest decides its checks
-    latest = state_store.last_report_at(conn, checking, lock=ids) if checking else {}
+    latest = state_store.newest_places(conn, checking, lock=ids) if checking else {}
     state_store.record_reports(conn, [state_store.Delivery(
-        a.server, a.collected_at, float(a.report.get("interval") or 0), a.now)
-        for a in arrivals])
+        a.server, a.collected_at, _interval(a.report), a.now) for a in arrivals])
     settings = config.detection
     for a in arrivals:
         if opened:
             _end_outages(conn, config, a, opened)
         if a.server.id not in checking:
             continue
-        last = latest.get(a.server.id)
-        if last is None or a.collected_at >= last:
-            latest[a.server.id] = a.collected_at
+        if not rules.is_late(a.collected_at, a.now, latest.get(a.server.id)):
+            latest[a.server.id] = rules.report_place(a.collected_at, a.now)
             checks.apply(conn, config, a.server, a.report, a.collected_at, a.now, settings,
                          opened)
         else:
-            # A late report older than what we know must not undo newer check states.
+            # A late report older than what we know must not undo newer check states; "what
+            # we know" is capped at the collector's clock, so a report dated ahead cannot
+            # make the on-time ones after it look late (issue 11, defect 2).
             logger.info("late report from %s (collected %s): checks not applied", a.server.id,
                         a.collected_at.isoformat())
+
+
+def _interval(report: Mapping[str, Any]) -> float:
+    """The report's interval (bounded at the door); 0, the server's own, when unusable."""
+    value = report.get("interval")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    number = float(value)
+    return number if math.isfinite(number) else 0.0
 
 
 def _arrivals(config: Config, delivered: Sequence[Delivered]) -> list[_Arrival]:
@@ -120,28 +131,71 @@ def _end_outages(conn: Conn, config: Config, arrival: _Arrival,
                                    reason=f"report {arrival.report.get('report_id')}")
 
 
-def run_detection(db: Database, config: Config, now: dt.datetime) -> None:
-    """The periodic job: one verdict per configured server (a job boundary: errors logged).
+class DetectionErrors:
+    """Failed per-server steps of the detection passes since the process started, by server
+    id: what `vigie_detection_errors_total{server}` exposes (thread-safe; the job counts,
+    a scrape reads `counts()`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def count(self, server_id: str) -> None:
+        with self._lock:
+            self._counts[server_id] = self._counts.get(server_id, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+def run_detection(db: Database, config: Config, now: dt.datetime, *,
+                  errors: DetectionErrors | None = None) -> list[str]:
+    """The periodic job: one verdict per configured server. Returns the ids of the servers
+    whose step failed.
 
     All rows are read in one query; a transaction is opened only for a server whose state
-    changes (in steady state, a few of thousands)."""
+    changes (in steady state, a few of thousands). Isolation (issue 11, defect 1): one
+    server's bad row or bad arithmetic fails that server's step, logged with its id and
+    counted in `errors`, never the pass: every other server still gets its verdict."""
     settings = config.detection
-    windows, observed = _read_states(db, config, now)
-    watched = list(zip(config.servers, observed, strict=True))
-    pings = _ping([s for s, obs in watched if rules.needs_ping(obs, now, settings)], config, now)
+    unreadable: dict[str, str] = {}
+    windows, observed = _read_states(db, config, now, unreadable)
+    failed = list(unreadable)
+    for server_id, problem in unreadable.items():
+        _count_failure(errors, server_id, problem)
+    watched = [(s, observed[s.id]) for s in config.servers if s.id in observed]
+    suspects = []
     for server, obs in watched:
-        ping = pings.get(server.id)
-        new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings),
-                                        settings, now)
-        if new == obs:
-            # nothing to write; a report arriving meanwhile only makes the server more up
-            continue
+        if rules.needs_ping(obs, now, settings):  # comparisons only: cannot fail on a row
+            suspects.append(server)
+    pings = _ping(suspects, config, now)
+    for server, obs in watched:
         try:
-            with db.write() as conn:
-                _detect_one(conn, config, server, windows.get(server.service), ping, now,
-                            settings)
-        except Exception:  # a job boundary: one server's failure must not stop the others
-            logger.exception("detection failed for server %s", server.id)
+            _step(db, config, server, obs, windows.get(server.service), pings.get(server.id),
+                  now, settings)
+        except Exception as exc:  # noqa: BLE001 -- this server's step only (logged below)
+            failed.append(server.id)
+            _count_failure(errors, server.id, f"{type(exc).__name__}: {exc}", exc)
+    return sorted(failed)
+
+
+def _count_failure(errors: DetectionErrors | None, server_id: str, problem: str,
+                   exc: Exception | None = None) -> None:
+    logger.error("detection failed for server %s: %s", server_id, problem, exc_info=exc)
+    if errors is not None:
+        errors.count(server_id)
+
+
+def _step(db: Database, config: Config, server: Server, obs: ServerObservation,
+          maintenance_id: int | None, ping: PingOutcome | None, now: dt.datetime,
+          settings: Settings) -> None:
+    """One server's verdict, written only when its state changes."""
+    new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings), settings, now)
+    if new == obs:
+        return  # nothing to write; a report arriving meanwhile only makes the server more up
+    with db.write() as conn:
+        _detect_one(conn, config, server, maintenance_id, ping, now, settings)
 
 
 def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime
@@ -157,18 +211,21 @@ def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime
     return outcomes
 
 
-def _read_states(db: Database, config: Config,
-                 now: dt.datetime) -> tuple[dict[str, int], list[ServerObservation]]:
-    """Every server's row, in configuration order, read in a read transaction (which does
-    not hold SQLite's write lock, ingest's, for the time of a 10,000-row read)."""
+def _read_states(db: Database, config: Config, now: dt.datetime, unreadable: dict[str, str]
+                 ) -> tuple[dict[str, int], dict[str, ServerObservation]]:
+    """Every server's row, read in a read transaction (which does not hold SQLite's write
+    lock, ingest's, for the time of a 10,000-row read); a row that cannot be read is left
+    out and its server recorded in `unreadable`."""
     with db.read() as conn:
         windows = maintenance_store.active_windows(conn, now)
-        observed = state_store.load_states(conn, config.servers, windows, create=False)
-    missing = [s for s in config.servers if s.id not in observed]
+        observed = state_store.load_states(conn, config.servers, windows, create=False,
+                                           unreadable=unreadable)
+    missing = [s for s in config.servers if s.id not in observed and s.id not in unreadable]
     if missing:  # first sight: rows created in a (short) write transaction
         with db.write() as conn:
-            observed.update(state_store.load_states(conn, missing, windows))
-    return windows, [observed[s.id] for s in config.servers]
+            observed.update(state_store.load_states(conn, missing, windows,
+                                                    unreadable=unreadable))
+    return windows, observed
 
 
 def _detect_one(conn: Conn, config: Config, server: Server, maintenance_id: int | None,

@@ -1,8 +1,10 @@
 """Ingest: store agent reports durably and once, then let detection look at them.
 
 SPEC §5: `202` only once the report is stored; the same report twice is stored once
-(`INSERT ... ON CONFLICT (report_id) DO NOTHING`). A late report (one the agent spooled
-while the collector was away) is stored under its own `collected_at`.
+(`INSERT ... ON CONFLICT (server_id, report_id) DO NOTHING`: a report id is its server's,
+so another server's report reusing it is stored as that server's, issue 11). A late
+report (one the agent spooled while the collector was away) is stored under its own
+`collected_at`. What reaches this module was bounded at the door (api/routes/reports.py).
 
 Group commit: one writer thread per app stores the reports of concurrent requests in one
 transaction (and runs detection's hook over them in it); each request is answered only
@@ -65,8 +67,9 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> lis
             max(1, round(i.header.interval)), i.body_json) for i in batch])
         stored: list[bool] = []
         for item in batch:  # the same report twice in one batch: the first one is new
-            stored.append(item.header.report_id in new_ids)
-            new_ids.discard(item.header.report_id)
+            key = (item.header.server_id, item.header.report_id)
+            stored.append(key in new_ids)
+            new_ids.discard(key)
         fresh = [(i.body, i.header.collected_at, i.received_at)  # parsed once, by the route
                  for i, new in zip(batch, stored) if new]
         if fresh:

@@ -4,7 +4,8 @@
 A pass reads first (`db.read()`: the SLA report, an hour of reports), decides with the
 pure rules of `collector.domain.notices`, and takes a short `db.write()` only to record
 what it found: most passes find nothing and take no write lock at all (issue 10: no heavy
-read inside a write transaction). One service's failure is logged; the others go on.
+read inside a write transaction). One service's failure is logged; the others go on, and
+a notice whose data cannot be read does not stop that service's notices for good.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from collector.notify import email as mail
 from collector.notify.outbox import enqueue, insert_email
 from collector.services.sla import service_report
 from collector.store import Conn, Database, notices, reports
+from collector.store.notices import Notice
 from collector.store.reports import ReportBody
 
 logger = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def _bandwidth_pass(db: Database, config: Config, service: Service, now: dt.date
     if overage is None or not is_sustained(overage, sustain=service.bandwidth_sustain, now=now,
                                            fresh=margin):
         return
-    if previous is not None and same_episode(previous.data, overage):
+    if previous is not None and _goes_on(previous, overage):
         with db.write() as conn:  # the episode goes on: the next pass must know it did
             notices.set_data(conn, previous.id,
                              {**previous.data, "last_above_at": overage.last.isoformat()})
@@ -115,6 +117,18 @@ def _bandwidth_pass(db: Database, config: Config, service: Service, now: dt.date
         return
     with db.write() as conn:
         _notify_overage(conn, config, service, overage, now)
+
+
+def _goes_on(previous: Notice, overage: Overage) -> bool:
+    """Whether `overage` is the episode `previous` announced. A notice whose data cannot
+    be read counts as a past episode: a second notice is better than none ever again
+    (contract §7: throttling needs the notice)."""
+    try:
+        return same_episode(previous.data, overage)
+    except (TypeError, ValueError):
+        logger.warning("bandwidth notice %d of %s: unreadable data, taken as a past episode",
+                       previous.id, previous.service_id)
+        return False
 
 
 def _notify_overage(conn: Conn, config: Config, service: Service, overage: Overage,

@@ -1,13 +1,13 @@
 """The outbox's rows: webhook deliveries and e-mails (collector.notify writes and sends them).
 
 Rows are inserted in the transaction of the change they announce (STYLE: detection writes
-transitions, delivery happens elsewhere); the dispatcher claims due rows in a short write
-transaction, sends them outside any, and records each try in another short one.
+transitions, delivery happens elsewhere); the dispatcher leases one due row at a time in a
+short write transaction, sends it outside any, and records the try in another short one.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy import Table, and_, func, insert, select, update
 from collector.domain.model import Event
 from collector.store.database import Conn
 from collector.store.tables import deliveries, emails
+
+_LEASE_TRIES = 10  # rows another dispatcher may take under our feet before a pass gives up
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,14 +105,40 @@ def emails_due(conn: Conn, now: dt.datetime) -> bool:
     return _due(conn, emails, now)
 
 
-def claim_deliveries(conn: Conn, now: dt.datetime, until: dt.datetime,
-                     limit: int) -> list[Delivery]:
-    """Due rows, oldest first, leased until `until` (call in a write transaction)."""
-    return [_delivery(row) for row in _claim(conn, deliveries, now, until, limit)]
+def lease_next_delivery(conn: Conn, now: dt.datetime, leases: Mapping[str, dt.timedelta],
+                        default: dt.timedelta) -> str | None:
+    """Lease the oldest due delivery until `now` plus the lease of its webhook (`leases`,
+    by name; else `default`) and give its id; None when nothing is due. Call in a write
+    transaction. Only the id and the webhook are read: a row whose other columns cannot be
+    read is still leased, and loading it (`get_delivery`) fails that row alone."""
+    for _ in range(_LEASE_TRIES):
+        row = conn.execute(_next_due(deliveries, now, deliveries.c.webhook)).first()
+        if row is None:
+            return None
+        if _lease(conn, deliveries, row.id, now, now + leases.get(row.webhook, default)):
+            return str(row.id)
+    return None  # others took every row we saw: the next pass goes on
 
 
-def claim_emails(conn: Conn, now: dt.datetime, until: dt.datetime, limit: int) -> list[Email]:
-    return [_email(row) for row in _claim(conn, emails, now, until, limit)]
+def lease_next_email(conn: Conn, now: dt.datetime, lease: dt.timedelta) -> str | None:
+    """`lease_next_delivery` for e-mails: one lease for all (one SMTP relay)."""
+    for _ in range(_LEASE_TRIES):
+        row = conn.execute(_next_due(emails, now)).first()
+        if row is None:
+            return None
+        if _lease(conn, emails, row.id, now, now + lease):
+            return str(row.id)
+    return None
+
+
+def get_delivery(conn: Conn, delivery_id: str) -> Delivery | None:
+    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    return _delivery(row) if row is not None else None
+
+
+def get_email(conn: Conn, email_id: str) -> Email | None:
+    row = conn.execute(select(emails).where(emails.c.id == email_id)).first()
+    return _email(row) if row is not None else None
 
 
 def record_delivery(conn: Conn, delivery_id: str, attempt: Attempt) -> None:
@@ -148,20 +176,18 @@ def _due(conn: Conn, table: Table, now: dt.datetime) -> bool:
         table.c.state == "pending", table.c.next_attempt_at <= now).limit(1)).first() is not None
 
 
-def _claim(conn: Conn, table: Table, now: dt.datetime, until: dt.datetime,
-           limit: int) -> list[Any]:
-    rows = conn.execute(select(table).where(
+def _next_due(table: Table, now: dt.datetime, *columns: Any) -> Any:
+    return select(table.c.id, *columns).where(
         table.c.state == "pending", table.c.next_attempt_at <= now,
-    ).order_by(table.c.next_attempt_at, table.c.created_at).limit(limit)).all()
-    claimed = []
-    for row in rows:
-        # Compare-and-set: a concurrent dispatcher that claimed it first moved the time.
-        result = conn.execute(update(table).where(
-            table.c.id == row.id, table.c.state == "pending", table.c.next_attempt_at <= now,
-        ).values(next_attempt_at=until))
-        if result.rowcount == 1:
-            claimed.append(row)
-    return claimed
+    ).order_by(table.c.next_attempt_at, table.c.created_at).limit(1)
+
+
+def _lease(conn: Conn, table: Table, row_id: str, now: dt.datetime, until: dt.datetime) -> bool:
+    # Compare-and-set: a concurrent dispatcher that leased it first moved the time.
+    result = conn.execute(update(table).where(
+        table.c.id == row_id, table.c.state == "pending", table.c.next_attempt_at <= now,
+    ).values(next_attempt_at=until))
+    return bool(result.rowcount == 1)
 
 
 def _record(conn: Conn, table: Table, row_id: str, attempt: Attempt, *,

@@ -1,21 +1,39 @@
-"""The reports table: agent reports stored once each, listed, pruned (SPEC §5)."""
+"""The reports table: agent reports stored once each, listed, pruned (SPEC §5).
+
+A report is one server's: its id is unique per server (`UNIQUE (server_id, report_id)`,
+issue 11). Bodies are read back as text and parsed here, one row at a time, so that a
+row an older collector let in (a byte-order mark, nesting deeper than Python's json
+recursion, NaN) shows up as that one report's problem instead of failing the listing.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from collector.domain.report import MAX_DEPTH, depth_over, first_problem, too_deep
 from collector.store._sql import datetime_binding, insert_on_conflict, utc
 from collector.store.database import Conn
 from collector.store.tables import reports
 
 PRUNE_BATCH = 5000
+_BOM = "\ufeff"
+# Rows stored before issue 11 may be deeper than the door's MAX_DEPTH; up to this they are
+# still shown (pydantic, which writes the API's answers, stops at 255 levels).
+STORED_DEPTH = max(MAX_DEPTH, 200)
+# 19 digits in a row may be an integer beyond orjson's 64 bits (-2**63..2**64): found by
+# mapping every digit to "0" and anything else to " " (a tenth of a regular expression's time)
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_19_DIGITS = b"0" * 19
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,7 @@ class StoredReport:
     received_at: dt.datetime
     interval: int
     body: dict[str, Any]
+    problem: str | None = None  # the stored body could not be read back whole
 
 
 @dataclass(frozen=True)
@@ -51,18 +70,22 @@ class ReportRef:
 def insert_report(conn: Conn, *, report_id: str, server_id: str,
                   collected_at: dt.datetime, received_at: dt.datetime, interval: int,
                   body: dict[str, Any]) -> bool:
-    """Store a report once (STYLE: idempotent ingest); True when it was new."""
+    """Store a report once per server (STYLE: idempotent ingest); True when it was new."""
     stmt = insert_on_conflict(conn.dialect.name)(reports).values(
         report_id=report_id, server_id=server_id, collected_at=collected_at,
         received_at=received_at, interval=interval, body=body,
-    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.id)
+    ).on_conflict_do_nothing(index_elements=_UNIQUE).returning(reports.c.id)
     # RETURNING yields the new row's id, or nothing for a duplicate (rowcount is not
     # reliable across drivers for ON CONFLICT)
     return conn.execute(stmt).first() is not None
 
 
-def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[str]:
-    """Store many reports once each in one statement; the report_ids that were new.
+_UNIQUE = ["server_id", "report_id"]  # tables.reports' unique constraint
+
+
+def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str]]:
+    """Store many reports once each in one statement; the (server_id, report_id) pairs
+    that were new (a pair already stored is a duplicate, whoever else uses the id).
 
     The body is bound as the text received (no decode/encode round trip): SQLite keeps
     JSON as text, PostgreSQL casts it to json, which keeps the text as sent."""
@@ -73,7 +96,7 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[str]:
                "collected_at": to_db(r.collected_at), "received_at": to_db(r.received_at),
                "interval": r.interval, "body_json": r.body_json} for r in batch]
     # one row back per new report; a duplicate (ON CONFLICT DO NOTHING) returns nothing
-    return {row[0] for row in conn.execute(_insert_reports(conn.dialect), params)}
+    return {(row[0], row[1]) for row in conn.execute(_insert_reports(conn.dialect), params)}
 
 
 @functools.lru_cache(maxsize=16)
@@ -89,21 +112,81 @@ def _insert_reports(dialect: Dialect) -> sa.Insert:
         received_at=sa.bindparam("received_at", type_=native),
         interval=sa.bindparam("interval"),
         body=sa.cast(text, postgresql.JSON) if pg else sa.type_coerce(text, sa.Text),
-    ).on_conflict_do_nothing(index_elements=["report_id"]).returning(reports.c.report_id)
+    ).on_conflict_do_nothing(index_elements=_UNIQUE).returning(reports.c.server_id,
+                                                                reports.c.report_id)
     return insert
 
 
 def list_reports(conn: Conn, server_id: str, *, since: dt.datetime | None = None,
                  until: dt.datetime | None = None, limit: int = 10_000) -> list[StoredReport]:
     """Oldest first by the agent's clock (SPEC §5), so a late report sits where it belongs."""
-    query = sa.select(reports).where(reports.c.server_id == server_id)
+    c = reports.c
+    query = sa.select(c.report_id, c.server_id, c.collected_at, c.received_at, c.interval,
+                      _body_text(conn)).where(c.server_id == server_id)
     if since is not None:
-        query = query.where(reports.c.collected_at >= since)
+        query = query.where(c.collected_at >= since)
     if until is not None:
-        query = query.where(reports.c.collected_at < until)
-    query = query.order_by(reports.c.collected_at, reports.c.id).limit(limit)
-    return [StoredReport(r["report_id"], r["server_id"], r["collected_at"], r["received_at"],
-                         r["interval"], r["body"]) for r in conn.execute(query).mappings()]
+        query = query.where(c.collected_at < until)
+    query = query.order_by(c.collected_at, c.id).limit(limit)
+    out = []
+    for r in conn.execute(query):
+        body, problem = read_body(r.body)
+        out.append(StoredReport(r.report_id, r.server_id, r.collected_at, r.received_at,
+                                r.interval, body, problem))
+    return out
+
+
+def _body_text(conn: Conn) -> sa.ColumnElement[Any]:
+    """The body as the text stored (SQLite) or kept by `json` (PostgreSQL), unparsed."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(reports.c.body, sa.Text).label("body")
+    return sa.type_coerce(reports.c.body, sa.Text).label("body")
+
+
+def read_body(text: str | None) -> tuple[dict[str, Any], str | None]:
+    """A stored body as a dict, and what was wrong with it if it could not be read whole.
+
+    Never raises: one unreadable row must not fail a listing (issue 11, defect 3). What the
+    ingest now refuses may still sit in rows written before: a leading byte-order mark
+    (dropped, RFC 8259 §8.1 lets a parser ignore it), NaN or Infinity (shown as null: they
+    are not JSON), nesting too deep to answer, text that is not valid Unicode."""
+    if text is None:
+        return {}, "no body stored"
+    text = text.removeprefix(_BOM)
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        if _19_DIGITS in data.translate(_DIGITS):  # orjson reads an integer past 64 bits
+            raise orjson.JSONDecodeError("integer over 64 bits", text, 0)  # as a float
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        value = _lenient(text)
+        if isinstance(value, str):
+            return {}, value
+    else:
+        brackets = data.count(b"[") + data.count(b"{")  # more than the depth, if deep
+        if brackets > STORED_DEPTH and too_deep(value, STORED_DEPTH) is not None:
+            return {}, f"the stored body is nested deeper than {STORED_DEPTH} levels"
+    if not isinstance(value, dict):
+        return {}, "the stored body is not a JSON object"
+    return value, None
+
+
+def _lenient(text: str) -> Any:
+    """What orjson refuses and Python's json reads (integers beyond 64 bits, exactly;
+    NaN and Infinity, as null), or the problem as a str."""
+    if depth_over(text, STORED_DEPTH):  # before json.loads, which recurses
+        return f"the stored body is nested deeper than {STORED_DEPTH} levels"
+    try:
+        value = json.loads(text, parse_constant=lambda _: None, parse_float=_finite_or_none)
+    except ValueError as exc:
+        return f"the stored body cannot be read ({exc})"
+    found = first_problem(value, STORED_DEPTH)
+    return value if found is None else f"the stored body holds {found[1]}"
+
+
+def _finite_or_none(text: str) -> float | None:
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def latest_report(conn: Conn, server_id: str) -> ReportRef | None:
@@ -147,6 +230,11 @@ def report_bodies_since(conn: Conn, server_ids: Sequence[str],
     notice reads the last hour of a service's figures); none for no server."""
     if not server_ids:
         return []
-    query = sa.select(reports.c.server_id, reports.c.collected_at, reports.c.body).where(
+    query = sa.select(reports.c.server_id, reports.c.collected_at, _body_text(conn)).where(
         reports.c.server_id.in_(list(server_ids)), reports.c.collected_at >= since)
-    return [ReportBody(r.server_id, r.collected_at, r.body) for r in conn.execute(query)]
+    out = []
+    for r in conn.execute(query):
+        body, problem = read_body(r.body)
+        if problem is None:  # an unreadable row says nothing about bandwidth
+            out.append(ReportBody(r.server_id, r.collected_at, body))
+    return out

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from collector.config import Server
-from collector.domain.detection import ServerObservation
+from collector.domain.detection import ServerObservation, report_place
 from collector.domain.model import ServerStatus
 from collector.store._sql import IN_CHUNK, datetime_binding, insert_on_conflict
 from collector.store.database import Conn
@@ -55,10 +55,15 @@ def server_states(conn: Conn) -> dict[str, ServerStateRow]:
 # --- as detection sees it -------------------------------------------------------------------
 
 def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int],
-                *, create: bool = True) -> dict[str, ServerObservation]:
+                *, create: bool = True, unreadable: dict[str, str] | None = None
+                ) -> dict[str, ServerObservation]:
     """The rows of `servers` in one query, with the maintenance window in progress per
     service; rows are created on first sight, except with `create=False` (a read
-    transaction), which leaves out the servers that have no row yet."""
+    transaction), which leaves out the servers that have no row yet.
+
+    A row that cannot be read (a status no version of Vigie writes, say) raises, unless
+    `unreadable` is given: then the server is left out and the problem recorded there, so
+    that one bad row fails only its own server's step of a pass (issue 11)."""
     wanted = {s.id: s for s in servers}
     rows = _state_rows(conn, list(wanted))
     missing = [i for i in wanted if i not in rows]
@@ -70,7 +75,15 @@ def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int
                      [{"server_id": i, "status": ServerStatus.UNKNOWN.value, "pending_count": 0,
                        "version": 0} for i in missing])
         rows.update(_state_rows(conn, missing))
-    return {i: _observation(rows[i], s, windows.get(s.service)) for i, s in wanted.items()}
+    out: dict[str, ServerObservation] = {}
+    for i, server in wanted.items():
+        try:
+            out[i] = _observation(rows[i], server, windows.get(server.service))
+        except (ValueError, TypeError, OverflowError) as exc:
+            if unreadable is None:
+                raise
+            unreadable[i] = f"server_state row unreadable ({type(exc).__name__}: {exc})"
+    return out
 
 
 def load_state(conn: Conn, server: Server, maintenance_id: int | None = None
@@ -119,20 +132,30 @@ def write_state(conn: Conn, old: ServerObservation, new: ServerObservation) -> b
 
 # --- as ingest writes it ---------------------------------------------------------------------
 
-def last_report_at(conn: Conn, server_ids: Iterable[str],
-                   lock: Iterable[str] = ()) -> dict[str, dt.datetime | None]:
-    """Newest collected_at known per server. On PostgreSQL the rows of `lock` (a superset)
-    are locked first, in server_id order, the order every ingest writer takes them in."""
+def newest_places(conn: Conn, server_ids: Iterable[str],
+                  lock: Iterable[str] = ()) -> dict[str, dt.datetime | None]:
+    """Per server, the place of its newest report (`report_place`: the newest collected_at
+    known, but never later than the collector's clock of the newest delivery), None before
+    the first. On PostgreSQL the rows of `lock` (a superset) are locked first, in
+    server_id order, the order every ingest writer takes them in."""
     wanted = sorted(set(server_ids))
     c = server_state.c
+    columns = (c.server_id, c.last_report_at, c.last_received_at)
     if conn.dialect.name == "postgresql":
         locked = sorted(set(lock) | set(wanted))
-        query = (sa.select(c.server_id, c.last_report_at).where(c.server_id.in_(locked))
+        query = (sa.select(*columns).where(c.server_id.in_(locked))
                  .order_by(c.server_id).with_for_update())
     else:
-        query = sa.select(c.server_id, c.last_report_at).where(c.server_id.in_(wanted))
-    found = {r.server_id: r.last_report_at for r in conn.execute(query)}
+        query = sa.select(*columns).where(c.server_id.in_(wanted))
+    found = {r.server_id: _place(r.last_report_at, r.last_received_at)
+             for r in conn.execute(query)}
     return {i: found.get(i) for i in wanted}
+
+
+def _place(collected: dt.datetime | None, received: dt.datetime | None) -> dt.datetime | None:
+    if collected is None or received is None:
+        return collected
+    return report_place(collected, received)
 
 
 def record_reports(conn: Conn, deliveries: Sequence[Delivery]) -> None:

@@ -60,17 +60,19 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-# One row per report an agent delivered; `body` is the whole report as sent.
+# One row per report an agent delivered; `body` is the whole report as sent. A report id
+# is unique per server (issue 11, defect 5: server B reusing server A's id is B's report).
 reports = Table(
     "reports", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("report_id", String(64), nullable=False, unique=True),
+    Column("report_id", String(64), nullable=False),
     Column("server_id", String(64), nullable=False),
     Column("collected_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("interval", Integer, nullable=False),
     Column("body", JSON, nullable=False),
     Index("ix_reports_server_collected", "server_id", "collected_at"),
+    UniqueConstraint("server_id", "report_id"),
 )
 
 # Detection's view of each configured server (rows created on first sight).

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def write_config(directory: Path, text: str, name: str = "agent.toml") -> Path:
     path = directory / name
     path.write_text(text)
+    os.chmod(path, 0o600)  # it holds the token inline: SPEC §3 wants it private
     return path
 
 

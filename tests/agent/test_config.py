@@ -46,6 +46,19 @@ def test_it_reads_a_private_token_file(tmp_path: Path) -> None:
     assert load_config(str(config_file)).collector.token.reveal() == "from-file"
 
 
+def test_it_refuses_a_config_others_can_read_that_holds_the_token(tmp_path: Path) -> None:
+    config_file = tmp_path / "agent.toml"
+    config_file.write_text('[collector]\nurl = "https://c.invalid"\ntoken = "inline-secret"\n')
+    config_file.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(config_file))
+    [problem] = caught.value.problems
+    assert problem.key == "collector.token" and "mode 0644" in problem.message
+    assert f"chmod 600 {config_file}" in problem.message and "inline-secret" not in problem.message
+    config_file.chmod(0o600)
+    assert load_config(str(config_file)).collector.token.reveal() == "inline-secret"
+
+
 @pytest.mark.parametrize(("raw", "key"), [
     ({}, "collector"),
     ({"collector": {"url": "ftp://x", "token": "t"}}, "collector.url"),
@@ -98,3 +111,22 @@ def test_it_names_the_file_it_cannot_read(tmp_path: Path) -> None:
         load_config(str(broken))
     (problem,) = caught.value.problems
     assert problem.key == "config" and problem.message.startswith("not valid TOML")
+
+
+def test_it_refuses_what_the_collector_would_refuse_in_every_report() -> None:
+    """The collector answers 422 to a report with an interval over an hour, a check name
+    over 100 characters or with control characters, or more than 256 checks
+    (docs/report-format.md): the agent says so at start, not by losing every report."""
+    check = {"type": "tcp", "host": "127.0.0.1", "port": 22}
+    raw = {**MINIMAL, "interval": 3601,
+           "checks": [{**check, "name": "n" * 101}, {**check, "name": "bell\x07"}]}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, "agent.toml")
+    lines = caught.value.lines()
+    assert any("interval: must be at most 3600" in line for line in lines), lines
+    assert any("checks[0].name: must be at most 100 characters" in line for line in lines)
+    assert any("checks[1].name: must not hold control characters" in line for line in lines)
+    many = {**MINIMAL, "checks": [{**check, "name": f"c{i}"} for i in range(257)]}
+    with pytest.raises(ConfigError, match="at most 256 checks"):
+        parse_config(many, "agent.toml")
+    assert parse_config({**MINIMAL, "interval": 3600}, "agent.toml").interval == 3600.0

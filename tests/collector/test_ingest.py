@@ -6,7 +6,9 @@ import json
 
 import requests
 
-from tests.collector.server import auth, config_text, make_report, running_collector
+from collector.services.ingest import Incoming, ReportHeader, ingest_batch
+from collector.store import Database
+from tests.collector.server import as_config, auth, config_text, make_report, running_collector
 
 URL = "/api/v1/reports"
 
@@ -114,3 +116,26 @@ def test_it_files_a_late_report_under_its_collected_at(db_url: str) -> None:
     assert collected == now - dt.timedelta(hours=1)
     assert 3500 < (received - collected).total_seconds() < 3700
     assert [r["report_id"] for r in window] == [late["report_id"]]
+
+
+def test_it_stores_one_id_once_per_server_within_one_group_commit(db_url: str) -> None:
+    # the group-commit writer stores concurrent reports in one statement: the same id from
+    # two servers is two reports, the same id twice from one server is one (issue 11)
+    db = Database(db_url)
+    db.migrate()
+    try:
+        config = as_config(config_text(), db_url)
+        now = dt.datetime.now(dt.UTC)
+
+        def item(server: str) -> Incoming:
+            body = {**make_report(server, now), "report_id": "shared-1"}
+            return Incoming(ReportHeader("shared-1", server, now, 10.0), body,
+                            json.dumps(body), now)
+
+        stored = ingest_batch(db, config, [item("web-01"), item("web-02"), item("web-01")])
+        again = ingest_batch(db, config, [item("web-02")])
+    finally:
+        db.dispose()
+
+    assert stored == [True, True, False]
+    assert again == [False]

@@ -4,9 +4,15 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
-from collector.domain.maintenance import is_planned, notice_deadline
+from collector.domain.maintenance import (
+    MaintenanceRuleError,
+    is_planned,
+    new_window,
+    notice_deadline,
+)
 from tests.collector.server import auth, config_text, running_collector
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -55,3 +61,19 @@ def test_it_marks_a_window_planned_only_with_eight_days_notice(db_url: str) -> N
     assert backwards.status_code == 422 and backwards.json()["error"].startswith("body.end")
     assert client_post.status_code == 403
     assert len(acme.json()) == 4 and globex.json() == []
+
+
+def test_it_refuses_a_window_outside_the_years_it_reckons_with() -> None:
+    """Issue 11: a maintenance in year 9999 overflowed when converted (a 500); the rule
+    itself refuses one outside 2000..2200, whoever calls it (the API bounds it too)."""
+    now = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
+    late = dt.datetime(2201, 1, 1, 0, 0, tzinfo=dt.UTC)
+    with pytest.raises(MaintenanceRuleError) as caught:
+        new_window("acme-web", late, late + dt.timedelta(hours=1), now, "", tz=PARIS,
+                   actor="admin", now=now)
+    assert caught.value.field == "start"
+    assert str(caught.value).startswith("start: not within the years 2000 to 2200")
+    early = dt.datetime(1999, 12, 31, 23, 0, tzinfo=dt.UTC)
+    with pytest.raises(MaintenanceRuleError, match="^notified_at: not within the years"):
+        new_window("acme-web", now, now + dt.timedelta(hours=1), early, "", tz=PARIS,
+                   actor="admin", now=now)

@@ -46,19 +46,21 @@ def test_it_stores_a_report_with_an_integer_over_64_bits(db_url: str) -> None:
     assert stored[0]["network"]["rx_bytes_total"] == big
 
 
-def test_it_stores_a_report_holding_nan_as_python_json_writes_it(sqlite_url: str) -> None:
-    # the agent serialises with json.dumps, which writes a float NaN as `NaN` (not JSON
-    # strictly, but accepted by the collector since its first version, on SQLite)
+def test_it_refuses_a_report_holding_nan_naming_the_field(db_url: str) -> None:
+    # the agent serialises with json.dumps, which writes a float NaN as `NaN`: not JSON
+    # (RFC 8259 §6). It was stored on SQLite and a 500 on PostgreSQL (which the agent
+    # retries forever, its spool stopped there); now a 422 naming the field, on both
     report = make_report("web-01")
     report["cpu"]["percent"] = float("nan")
-    with running_app(config_text(), sqlite_url) as running:
+    with running_app(config_text(), db_url) as running:
         posted = requests.post(running.base_url + URL, data=json.dumps(report),
                                headers=auth("web-01"), timeout=10)
         stored = requests.get(running.base_url + "/api/v1/servers/web-01/reports",
                               headers=auth("admin"), timeout=10).json()
 
-    assert posted.status_code == 202, posted.text
-    assert [r["report_id"] for r in stored] == [report["report_id"]]
+    assert posted.status_code == 422, posted.text
+    assert posted.json()["error"].startswith("body.cpu.percent: not a finite number")
+    assert stored == []
 
 
 def _post(base_url: str, report: dict) -> requests.Response:

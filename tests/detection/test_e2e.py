@@ -79,6 +79,7 @@ commissioned = 2026-01-15
 
 {server_toml}
 """)
+        self.config.chmod(0o600)  # it holds tokens inline: only its owner may read it
         self.log_path = tmp / "collector.log"
 
     def get(self, path: str, **params: str) -> Any:
@@ -156,6 +157,7 @@ target = "{ns.host_ip}"
 count = 1
 timeout = 0.5
 """)
+    config.chmod(0o600)  # an inline token: the agent refuses a file others can read
     log_path = tmp / "agent.log"
     with open(log_path, "wb") as log:
         proc = ns.popen([sys.executable, "-m", "agent", "--config", str(config)], log, cwd=ROOT,

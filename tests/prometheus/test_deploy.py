@@ -45,10 +45,19 @@ def keys(table: dict[str, Any], prefix: str = "") -> set[str]:
     return found
 
 
-def test_it_loads_the_example_agent_config() -> None:
+def installed(name: str, directory: Path) -> Path:
+    """An example as an operator installs it: a copy of its own, mode 0600 (it holds
+    tokens inline, and git keeps files 0644)."""
+    path = directory / name
+    path.write_bytes((EXAMPLES / name).read_bytes())
+    path.chmod(0o600)
+    return path
+
+
+def test_it_loads_the_example_agent_config(tmp_path: Path) -> None:
     from agent.config import load_config
 
-    path = EXAMPLES / "agent.toml"
+    path = installed("agent.toml", tmp_path)
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     assert AGENT_KEYS - keys(raw) == set()
     config = load_config(str(path))
@@ -56,10 +65,10 @@ def test_it_loads_the_example_agent_config() -> None:
     assert config.collector.url == "http://127.0.0.1:8480"
 
 
-def test_it_loads_the_example_collector_config() -> None:
+def test_it_loads_the_example_collector_config(tmp_path: Path) -> None:
     from collector.config import load
 
-    path = EXAMPLES / "collector.toml"
+    path = installed("collector.toml", tmp_path)
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     assert COLLECTOR_KEYS - keys(raw) == set()
     config = load(path)

@@ -159,3 +159,21 @@ def test_it_gives_the_contract_year_with_september_as_one_of_its_months(
     assert result.returncode == 2
     assert "services: no such service 'nope'" in result.stderr
     assert result.stdout == ""
+
+
+def test_it_refuses_a_period_outside_the_years_it_reckons_with(sqlite_url: str) -> None:
+    """Issue 11: ?month=0001-01 was a 500 (its start overflowed once in UTC) and
+    ?year=7972 a report of the year 9997; periods are of the years 2000 to 2200, contract
+    years 1 to 200."""
+    with running_collector(config_text(), sqlite_url) as base:
+        answers = {(name, value): get_sla(base, "acme-web", **{name: value})
+                   for name, value in (("month", "0001-01"), ("month", "2201-01"),
+                                       ("month", "1999-12"), ("year", "201"),
+                                       ("year", "7972"))}
+        edges = [get_sla(base, "acme-web", month="2000-01"),
+                 get_sla(base, "acme-web", month="2200-12"), get_sla(base, "acme-web", year="200")]
+    for (name, value), response in answers.items():
+        assert response.status_code == 422, (name, value, response.text)
+        assert response.json()["error"].startswith(f"{name}: "), response.json()
+        assert repr(value) in response.json()["error"]
+    assert [r.status_code for r in edges] == [200, 200, 200]

@@ -6,16 +6,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from collector.api.auth import Admin
+from collector.api.jsonbody import JSONRoute
 from collector.api.presenter import rfc3339
+from collector.api.responses import READER, DeliveryOut, answers
 from collector.store import outbox
 from collector.store.outbox import Delivery
 
-router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"], route_class=JSONRoute)
 
 LIMIT = 500
 
 
-@router.get("")
+@router.get("", response_model=list[DeliveryOut], responses=answers(*READER))
 def list_deliveries(request: Request, principal: Admin,
                     state: Annotated[Literal["pending", "failed", "delivered"] | None,
                                      Query()] = None) -> list[dict[str, Any]]:

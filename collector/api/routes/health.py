@@ -4,17 +4,21 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from collector.api.jsonbody import JSONRoute
+from collector.api.responses import HealthOut, UnavailableOut
 from collector.store import DatabaseError
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JSONRoute)
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_class=JSONResponse, response_model=None, responses={
+    200: {"model": HealthOut, "description": "the database answers"},
+    503: {"model": UnavailableOut, "description": "the database cannot be reached"}})
 def healthz(request: Request) -> JSONResponse:
     try:
         request.app.state.db.ping()
@@ -25,6 +29,9 @@ def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses={200: {
+    "description": "the Prometheus text exposition format (SPEC §8)",
+    "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics(request: Request) -> Response:
+    # text/plain; version=...; charset=utf-8: what Prometheus asks for
     return Response(request.app.state.metrics.page(), media_type=CONTENT_TYPE_LATEST)

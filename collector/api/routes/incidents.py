@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 
 from collector.api import presenter
 from collector.api.auth import Admin, Principal, PrincipalKind, Reader
+from collector.api.bounds import Id, RowId
+from collector.api.jsonbody import JSONRoute
+from collector.api.responses import BODY, READER, IncidentDetailOut, IncidentOut, answers
 from collector.api.schemas import IncidentIn, IncidentPatch
 from collector.config import Config
 from collector.domain import incidents as rules
@@ -19,7 +21,7 @@ from collector.services import incidents as incidents_service
 from collector.store import Conn
 from collector.store import incidents as incident_rows
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], route_class=JSONRoute)
 
 
 def _detail(conn: Conn, config: Config, incident: Incident) -> dict[str, Any]:
@@ -38,10 +40,11 @@ def _scope(config: Config, principal: Principal, service_id: str | None,
     return principal.visible_services(config)
 
 
-@router.get("")
+@router.get("", response_model=list[IncidentOut], responses=answers(*READER, 404))
 def list_incidents(request: Request, principal: Reader, state: IncidentState | None = None,
-                   service: str | None = None, server: str | None = None,
-                   ) -> list[dict[str, Any]]:
+                   service: Annotated[Id | None, Query()] = None,
+                   server: Annotated[Id | None, Query()] = None) -> list[dict[str, Any]]:
+    """Newest first; a client sees its own services' incidents (another's filter: 404)."""
     config: Config = request.app.state.config
     scope = _scope(config, principal, service, server)
     with request.app.state.db.read() as conn:
@@ -50,8 +53,9 @@ def list_incidents(request: Request, principal: Reader, state: IncidentState | N
     return [presenter.incident_json(i, config) for i in found]
 
 
-@router.get("/{incident_id}")
-def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[str, Any]:
+@router.get("/{incident_id}", response_model=IncidentDetailOut,
+            responses=answers(*READER, 404))
+def get_incident(incident_id: RowId, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     with request.app.state.db.read() as conn:
         incident = incidents_service.get_incident(conn, incident_id,
@@ -59,8 +63,9 @@ def get_incident(incident_id: int, request: Request, principal: Reader) -> dict[
         return _detail(conn, config, incident)
 
 
-@router.post("", status_code=201)
-def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSONResponse:
+@router.post("", status_code=201, response_model=IncidentDetailOut,
+             responses=answers(*READER, *BODY))
+def create_incident(body: IncidentIn, request: Request, principal: Admin) -> dict[str, Any]:
     config: Config = request.app.state.config
     service_id, server_id = _target(config, body.service, body.server)
     now = dt.datetime.now(dt.UTC)
@@ -72,7 +77,7 @@ def create_incident(body: IncidentIn, request: Request, principal: Admin) -> JSO
             detected_at=body.detected_at or body.started_at, summary=body.summary,
             evidence={"source": "manual"}, dedup_key=None, actor=principal.name, now=now,
             notified_at=body.notified_at, resolved_at=body.resolved_at)
-        return JSONResponse(_detail(conn, config, incident), status_code=201)
+        return _detail(conn, config, incident)
 
 
 def _target(config: Config, service_id: str | None,
@@ -91,15 +96,17 @@ def _target(config: Config, service_id: str | None,
     return service_id, None
 
 
-@router.patch("/{incident_id}")
-def patch_incident(incident_id: int, body: IncidentPatch, request: Request,
+@router.patch("/{incident_id}", response_model=IncidentDetailOut,
+              responses=answers(*READER, *BODY, 404))
+def patch_incident(incident_id: RowId, body: IncidentPatch, request: Request,
                    principal: Admin) -> dict[str, Any]:
     config: Config = request.app.state.config
     now = dt.datetime.now(dt.UTC)
     given = body.model_fields_set - {"reason", "acknowledged"}
     changes: dict[str, Any] = {name: getattr(body, name) for name in given}
-    for name in ("responsibility", "summary", "severity", "affects_availability"):
-        if name in changes and changes[name] is None:
+    for name in ("responsibility", "summary", "severity", "affects_availability",
+                 "acknowledged"):
+        if name in body.model_fields_set and getattr(body, name) is None:
             raise Invalid(f"body.{name}: may not be null")
     with request.app.state.db.write() as conn:
         if "acknowledged" in body.model_fields_set:

@@ -5,19 +5,23 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from collector.api import presenter
 from collector.api.auth import Admin, PrincipalKind, Reader
+from collector.api.bounds import Id, RowId
+from collector.api.jsonbody import JSONRoute
+from collector.api.responses import BODY, READER, MaintenanceOut, answers
 from collector.api.schemas import MaintenanceIn
 from collector.config import Config
 from collector.services import maintenances as service
 
-router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"])
+router = APIRouter(prefix="/api/v1/maintenances", tags=["maintenances"],
+                   route_class=JSONRoute)
 
 
-@router.post("", status_code=201)
-def create(body: MaintenanceIn, request: Request, principal: Admin) -> JSONResponse:
+@router.post("", status_code=201, response_model=MaintenanceOut,
+             responses=answers(*READER, *BODY))
+def create(body: MaintenanceIn, request: Request, principal: Admin) -> dict[str, Any]:
     config: Config = request.app.state.config
     now = dt.datetime.now(dt.UTC)
     with request.app.state.db.write() as conn:
@@ -26,12 +30,12 @@ def create(body: MaintenanceIn, request: Request, principal: Admin) -> JSONRespo
             # no notice date given: the notice is being recorded now
             notified_at=body.notified_at or now, reason=body.reason, actor=principal.name,
             now=now)
-    return JSONResponse(presenter.maintenance_json(m, config), status_code=201)
+    return presenter.maintenance_json(m, config)
 
 
-@router.get("")
+@router.get("", response_model=list[MaintenanceOut], responses=answers(*READER, 404))
 def list_all(request: Request, principal: Reader,
-             service_id: Annotated[str | None, Query(alias="service")] = None,
+             service_id: Annotated[Id | None, Query(alias="service")] = None,
              ) -> list[dict[str, Any]]:
     """Newest first; a client sees its own services' windows only."""
     config: Config = request.app.state.config
@@ -46,8 +50,9 @@ def list_all(request: Request, principal: Reader,
     return [presenter.maintenance_json(m, config) for m in found]
 
 
-@router.get("/{maintenance_id}")
-def get_one(maintenance_id: int, request: Request, principal: Reader) -> dict[str, Any]:
+@router.get("/{maintenance_id}", response_model=MaintenanceOut,
+            responses=answers(*READER, 404))
+def get_one(maintenance_id: RowId, request: Request, principal: Reader) -> dict[str, Any]:
     config: Config = request.app.state.config
     with request.app.state.db.read() as conn:
         m = service.get_maintenance(conn, maintenance_id, scope=principal.visible_services(config))

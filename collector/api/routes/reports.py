@@ -2,8 +2,10 @@
 
 Every agent posts every few seconds, so this route is a plain ASGI handler
 (`ReportsEndpoint`, mounted by `create_app` ahead of the FastAPI routes): bearer token,
-body (413 over 1 MiB), JSON, the fields the collector reads validated with `ReportIn`
-(422 naming the field), then the group-commit writer (202 once committed; 503 with
+body (413 over 1 MiB), JSON bounded in depth, numbers and text, the fields the collector
+reads validated with `ReportIn` (422 naming the field: the agent drops a report answered
+4xx but retries a 5xx, stopping its spool, so a bad report must never be a 500), then
+the group-commit writer (202 once committed; 503 with
 Retry-After when no commit comes within a bounded wait). FastAPI's dependency and
 validation machinery cost more CPU than storing the report (bench/ingest.py);
 `openapi_path()` keeps the route in the OpenAPI document.
@@ -24,6 +26,8 @@ from starlette.types import Receive, Scope, Send
 from collector.api.auth import agent_principal
 from collector.api.errors import describe
 from collector.api.schemas import ReportIn
+from collector.config import Config
+from collector.domain import report as bounds
 from collector.errors import Forbidden, Invalid, TooLarge, Unauthorized
 from collector.services.ingest import Incoming, IngestUnavailable, IngestWriter, ReportHeader
 
@@ -34,6 +38,7 @@ MAX_BODY = 1024 * 1024  # SPEC §5: a body over 1 MiB is refused with 413
 _STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, TooLarge: 413,
                                        Invalid: 422, IngestUnavailable: 503}
 _STORED = {True: b'{"stored":true}', False: b'{"stored":false}'}
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark
 
 
 class ClientGone(Exception):
@@ -59,32 +64,67 @@ async def read_body(receive: Receive, declared: bytes | None, limit: int) -> byt
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def parse_report(raw: bytes) -> tuple[ReportHeader, dict[str, Any], str]:
+def parse_report(raw: bytes, now: dt.datetime, retention_days: int
+                 ) -> tuple[ReportHeader, dict[str, Any], str]:
     """Parsed once: the header the store indexes, the dict detection reads, and the text
-    as sent (RFC 8259: JSON on the wire is UTF-8), stored without re-encoding."""
+    as sent (RFC 8259: JSON on the wire is UTF-8), stored without re-encoding.
+
+    Bounded (issue 11, docs/report-format.md "Limits"): anything out of bounds is a 422
+    naming the field, before anything is stored. A leading byte-order mark is dropped
+    (RFC 8259 §8.1: a sender MUST NOT add one, a parser MAY ignore it), and the text is
+    stored without it, which both databases read back."""
+    raw = raw.removeprefix(_BOM)
     try:
         text = raw.decode("utf-8")
-        body = loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"body: not JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"body: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    body = loads(raw, text)
     if not isinstance(body, dict):
         raise Invalid("body: must be a JSON object")
     try:
-        report = ReportIn.model_validate(body)
+        report = ReportIn.model_validate(body, context={"now": now,
+                                                        "retention_days": retention_days})
     except ValidationError as exc:
         raise Invalid(describe(exc.errors(), ("body",))) from None
-    header = ReportHeader(report.report_id, report.server_id,
-                          report.collected_at.astimezone(dt.UTC), report.interval)
+    header = ReportHeader(report.report_id, report.server_id, report.collected_at,
+                          report.interval)
     return header, body, text
 
 
-def loads(raw: bytes) -> Any:
-    """orjson (a third of json's time on a real report); what it refuses and json accepts
-    (NaN, which the agent's json.dumps may write) goes through json, as before."""
+def loads(raw: bytes, text: str) -> Any:
+    """The body parsed and bounded: nesting at most MAX_DEPTH deep, every number a finite
+    64-bit float value, every string valid Unicode.
+
+    orjson first (a third of json's time on a real report); it refuses NaN, Infinity,
+    numbers beyond a double, lone surrogates and nesting past 1,024 levels, so what it
+    accepts needs only the depth checked. What it refuses goes through json, to name the
+    field (the agent's json.dumps may write NaN: a 422 naming it, never a 500), after a
+    scan that bounds the depth first (json recurses once per level)."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return _loads_naming_the_field(text)
+    if raw.count(b"[") + raw.count(b"{") <= bounds.MAX_DEPTH:
+        return value  # fewer brackets than levels allowed (a usual report): cannot be deeper
+    path = bounds.too_deep(value)
+    if path is not None:
+        raise Invalid(f"{bounds.path_text(path)}: nested deeper than {bounds.MAX_DEPTH} levels")
+    return value
+
+
+def _loads_naming_the_field(text: str) -> Any:
+    if bounds.depth_over(text):
+        raise Invalid(f"body: JSON nested deeper than {bounds.MAX_DEPTH} levels")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"body: not JSON ({exc})") from None
+    except ValueError as exc:  # Python reads no integer of more than 4,300 digits
+        raise Invalid(f"body: a number too long to read ({exc})") from None
+    found = bounds.first_problem(value)
+    if found is not None:
+        raise Invalid(f"{bounds.path_text(found[0])}: {found[1]}")
+    return value
 
 
 class ReportsEndpoint:
@@ -118,12 +158,20 @@ class ReportsEndpoint:
             elif name == b"content-length":
                 length = value
         principal = agent_principal(self.state.tokens, authorization)
-        header, body, text = parse_report(await read_body(receive, length, MAX_BODY))
+        raw = await read_body(receive, length, MAX_BODY)
+        now = dt.datetime.now(dt.UTC)  # the collector's clock: received_at, and the bounds
+        header, body, text = parse_report(raw, now, self.retention_days())
         if header.server_id != principal.server_id:
             raise Forbidden(f"server_id {header.server_id!r} is not this token's server")
-        item = Incoming(header, body, text, dt.datetime.now(dt.UTC))
+        item = Incoming(header, body, text, now)
         # SPEC §5: 202 only once stored durably; a bounded wait (503 past it, issue 10)
         return await self.writer().store(item)
+
+    def retention_days(self) -> int:
+        """How far back a report is accepted: the evidence retention (SPEC-2 §9), never
+        less than the raw reports' own retention."""
+        config: Config = self.state.config
+        return max(config.report_retention_days, bounds.EVIDENCE_RETENTION_DAYS)
 
     def writer(self) -> IngestWriter:
         """The app's group-commit writer (built by create_app)."""
@@ -168,12 +216,14 @@ def openapi_path(components: dict[str, Any]) -> dict[str, Any]:
             "description": "the report as `vigie-agent once` prints it "
                            "(docs/report-format.md); other keys are stored as sent"},
         "responses": {
-            "202": {"description": "stored durably (`stored` false: already stored)",
+            "202": {"description": "stored durably (`stored` false: this server had sent "
+                                   "this report_id before, and it is stored)",
                     "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"stored": {"type": "boolean"}}}}}},
             **{str(code): {"description": what, **error} for code, what in (
                 (401, "no or bad token"), (403, "not this server's agent token"),
-                (413, "body over 1 MiB"), (422, "invalid body; the message names the field"),
+                (413, "body over 1 MiB"),
+                (422, "invalid or out of bounds (docs/report-format.md); names the field"),
                 (503, "not stored now (see Retry-After): send it again later"))},
         },
     }}

@@ -10,27 +10,53 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from collector.api.auth import Reader
+from collector.api.bounds import ID_PATTERN
+from collector.api.jsonbody import JSONRoute
+from collector.api.responses import READER, SlaReportOut, answers
 from collector.config import Config
 from collector.domain.sla import parse_period
-from collector.render import format_named
+from collector.domain.sla.periods import FIRST_YEAR, LAST_CONTRACT_YEAR, LAST_YEAR
+from collector.render import FORMATS, format_named
 from collector.services import sla as sla_service
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["sla"])
+router = APIRouter(tags=["sla"], route_class=JSONRoute)
+
+assert (FIRST_YEAR, LAST_YEAR, LAST_CONTRACT_YEAR) == (2000, 2200, 200), "patterns below"
+# [0-9], not \d: the Rust regex engine behind pydantic's `pattern` reads \d as any digit
+MONTH_PATTERN = r"^(20[0-9]{2}|21[0-9]{2}|2200)-(0[1-9]|1[0-2])$"
+YEAR_PATTERN = r"^([1-9]|[1-9][0-9]|1[0-9]{2}|200)$"
+
+# SPEC §7 in JSON, or the same figures as CSV or an HTML page (?format=)
+_FORMATS_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "model": SlaReportOut, "description": "the report, in the format asked for",
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/api/v1/services/{service_id}/sla",
-            summary="SLA report of one service: a month, a contract year, or this month")
-def get_sla(service_id: str, request: Request, principal: Reader,
-            month: str | None = None, year: str | None = None,
-            fmt: Annotated[str, Query(alias="format")] = "json") -> Response:
+            summary="SLA report of one service: a month, a contract year, or this month",
+            response_class=JSONResponse, responses={**_FORMATS_DOC, **answers(*READER, 404)})
+def get_sla(service_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)],
+            request: Request, principal: Reader,
+            month: Annotated[str | None, Query(description="YYYY-MM, 2000-01 to 2200-12",
+                                               json_schema_extra={"pattern": MONTH_PATTERN})
+                             ] = None,
+            year: Annotated[str | None, Query(description="contract year, 1 to 200",
+                                              json_schema_extra={"pattern": YEAR_PATTERN})
+                            ] = None,
+            fmt: Annotated[str, Query(alias="format", json_schema_extra={"enum": list(FORMATS)})
+                           ] = "json") -> Response:
+    """`month` or `year` (not both); without either, the current month. The parameters
+    are read by the same functions as the CLI's options (`render.format_named`,
+    `parse_period`), whose refusals name them: `{"error": "month: not YYYY-MM (got ...)"}`."""
     config: Config = request.app.state.config
     principal.check_service(config, service_id)
     output = format_named(fmt)

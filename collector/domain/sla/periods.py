@@ -26,9 +26,21 @@ from collector.domain.sla.intervals import ts
 
 logger = logging.getLogger(__name__)
 
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits, nothing around them: what the API documents (`?month=`, `?year=`), and
+# what `int()` reads the same way (it would also take "٢٠٢٦" and " 3")
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+_NUMBER_RE = re.compile(r"[0-9]+")
 MONTH_FORMAT = "not YYYY-MM"
 YEAR_FORMAT = "not a contract year 1, 2, ..."
+
+# The years the collector reckons with (issue 11): every time it is given, at the API or
+# in a period asked for, falls within them. Far from datetime's own ends (years 1 and
+# 9999), so that no conversion to UTC or to another zone can overflow.
+FIRST_YEAR = 2000
+LAST_YEAR = 2200
+# A contract year asked for: 1 is the year from the commissioning date; 200 years of
+# contract is more than any will have, and keeps its end inside the calendar.
+LAST_CONTRACT_YEAR = 200
 
 
 class PeriodKind(StrEnum):
@@ -94,7 +106,7 @@ def month_period(year: int, month: int, tz: ZoneInfo | str) -> Period:
 
 def parse_month(text: str) -> tuple[int, int]:
     """'YYYY-MM' -> (year, month); ValueError quoting the bad value."""
-    m = _MONTH_RE.match(text.strip())
+    m = _MONTH_RE.fullmatch(text)
     if m is None or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"month is {MONTH_FORMAT} (got {text!r})")
     return int(m.group(1)), int(m.group(2))
@@ -191,13 +203,13 @@ class PeriodRequest(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Month:
-    """A calendar month, `YYYY-MM` (contract §3)."""
+    """A calendar month, `YYYY-MM` (contract §3), of a year FIRST_YEAR..LAST_YEAR."""
 
     year: int
     month: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12:
+        if not (1 <= self.month <= 12 and FIRST_YEAR <= self.year <= LAST_YEAR):
             raise PeriodError("month", f"{MONTH_FORMAT} (got {self.text!r})")
 
     @property
@@ -220,22 +232,23 @@ class Month:
 
 @dataclass(frozen=True, slots=True)
 class ContractYear:
-    """Contract year N, 1 being the year from the commissioning date (contract §3)."""
+    """Contract year N, 1 being the year from the commissioning date (contract §3), up to
+    LAST_CONTRACT_YEAR."""
 
     number: int
 
     def __post_init__(self) -> None:
-        if self.number < 1:
+        if not 1 <= self.number <= LAST_CONTRACT_YEAR:
             raise PeriodError("year", f"{YEAR_FORMAT} (got {self.number!r})")
 
     @classmethod
     def parse(cls, text: str | int) -> ContractYear:
         """`"3"` or `3`; text of decimal digits only (a `?year=` is text)."""
         try:
-            if isinstance(text, str) and not text.strip().isdecimal():
+            if isinstance(text, str) and _NUMBER_RE.fullmatch(text) is None:
                 raise ValueError(text)
             number = int(text)  # ValueError past 4,300 digits too
-            if number < 1:
+            if not 1 <= number <= LAST_CONTRACT_YEAR:
                 raise ValueError(text)
         except ValueError:
             raise PeriodError("year", f"{YEAR_FORMAT} (got {text!r})") from None
