@@ -166,3 +166,20 @@ def test_it_gives_up_on_a_body_that_trickles_past_the_total_timeout(sqlite_url: 
         took = time.monotonic() - start
     assert status_of(answer) == 408, answer[:300]
     assert 1.9 < took < 4
+
+
+def test_it_gives_up_on_a_report_whose_body_stops_arriving(sqlite_url: str) -> None:
+    """The reports route reads its own body (ahead of the middleware) with the same limits:
+    an agent's half-sent report is not held open for ever."""
+    token = auth("web-01")["Authorization"]
+    with running_app(config_text(), sqlite_url) as running, connect(running) as sock:
+        running.app.state.body_limits = dataclasses.replace(
+            running.app.state.body_limits, chunk_timeout=1.0, total_timeout=5.0)
+        start = time.monotonic()
+        sock.sendall(head("/api/v1/reports", f"Authorization: {token}",
+                          "Content-Length: 1000") + b'{"report_id": "r1"')
+        answer = read_answer(sock, 10)
+        took = time.monotonic() - start
+    assert status_of(answer) == 408, answer[:300]
+    assert b"body: not received in time" in answer
+    assert 0.9 < took < 3

@@ -91,7 +91,7 @@ def test_it_refuses_a_body_over_one_mebibyte(db_url: str) -> None:
         stored = _reports(base)
 
     assert len(near) == 1024 * 1024
-    assert declared.status_code == 413 and declared.json()["error"].startswith("body over")
+    assert declared.status_code == 413 and declared.json()["error"].startswith("body: over")
     assert chunked.status_code == 413
     assert accepted.status_code == 202
     assert len(stored) == 1 and len(stored[0]["padding"]) > 1_000_000

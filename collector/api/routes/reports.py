@@ -25,43 +25,20 @@ from starlette.types import Receive, Scope, Send
 
 from collector.api.auth import agent_principal
 from collector.api.errors import describe
+from collector.api.limits import BodyRefused, ClientGone, read_body
 from collector.api.schemas import ReportIn
 from collector.config import Config
 from collector.domain import report as bounds
-from collector.errors import Forbidden, Invalid, TooLarge, Unauthorized
+from collector.errors import Forbidden, Invalid, Unauthorized
 from collector.services.ingest import Incoming, IngestUnavailable, IngestWriter, ReportHeader
 
 logger = logging.getLogger(__name__)
 
 PATH = "/api/v1/reports"
-MAX_BODY = 1024 * 1024  # SPEC §5: a body over 1 MiB is refused with 413
-_STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, TooLarge: 413,
-                                       Invalid: 422, IngestUnavailable: 503}
+_STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, Invalid: 422,
+                                       IngestUnavailable: 503}
 _STORED = {True: b'{"stored":true}', False: b'{"stored":false}'}
 _BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body arrived: nothing to answer."""
-
-
-async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """The body, refused before parsing when the declared or the streamed size is over."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body over {limit} bytes (Content-Length {declared.decode()})")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:  # chunked upload, or a lying Content-Length
-            raise TooLarge(f"body over {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_report(raw: bytes, now: dt.datetime, retention_days: int
@@ -139,7 +116,10 @@ class ReportsEndpoint:
             stored = await self.store(scope, receive)
         except ClientGone:
             return
-        except (Unauthorized, Forbidden, TooLarge, Invalid, IngestUnavailable) as exc:
+        except BodyRefused as exc:  # over 1 MiB (413) or too slow to arrive (408)
+            await answer(send, exc.status, json.dumps({"error": str(exc)}).encode())
+            return
+        except (Unauthorized, Forbidden, Invalid, IngestUnavailable) as exc:
             await answer(send, _STATUS[type(exc)], json.dumps({"error": str(exc)}).encode(),
                          _headers(exc))
             return
@@ -151,14 +131,13 @@ class ReportsEndpoint:
         await answer(send, 202, _STORED[stored])
 
     async def store(self, scope: Scope, receive: Receive) -> bool:
-        authorization = length = None
+        authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
-            elif name == b"content-length":
-                length = value
+                break
         principal = agent_principal(self.state.tokens, authorization)
-        raw = await read_body(receive, length, MAX_BODY)
+        raw = await read_body(scope, receive, self.state.body_limits)
         now = dt.datetime.now(dt.UTC)  # the collector's clock: received_at, and the bounds
         header, body, text = parse_report(raw, now, self.retention_days())
         if header.server_id != principal.server_id:
@@ -222,7 +201,7 @@ def openapi_path(components: dict[str, Any]) -> dict[str, Any]:
                         "type": "object", "properties": {"stored": {"type": "boolean"}}}}}},
             **{str(code): {"description": what, **error} for code, what in (
                 (401, "no or bad token"), (403, "not this server's agent token"),
-                (413, "body over 1 MiB"),
+                (408, "the body did not arrive in time"), (413, "body over 1 MiB"),
                 (422, "invalid or out of bounds (docs/report-format.md); names the field"),
                 (503, "not stored now (see Retry-After): send it again later"))},
         },
