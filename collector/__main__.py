@@ -93,6 +93,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check":
+        for server in config.servers:
+            if server.agent and not server.address and config.detection.ping:
+                # SPEC-2 §9: such a server can never be proven down, only agent_lost
+                print(f"{config.path}: warning: servers.{server.id}: no address while "
+                      "[detection] ping is on: a silent agent can only be agent_lost, "
+                      "never proven down", file=sys.stderr)
         print(f"{config.path}: ok ({len(config.services)} services, "
               f"{len(config.servers)} servers, {len(config.clients)} clients)")
         return 0

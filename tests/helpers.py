@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +64,22 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> 
             return False
 
     wait_until(is_open, timeout)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def collector_process(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m collector --config FILE serve` (its log beside the file), killed with
+    SIGKILL if still running when the block ends."""
+    with open(config.parent / "collector.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config),
+                                 "serve"], cwd=ROOT, stdout=log, stderr=log)
+    try:
+        wait_for_port(port, timeout=30)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -28,6 +28,7 @@ class Detection(Settings):
 
     ping_count: int = 3
     ping_timeout: float = 1.0
+    canaries: tuple[str, ...] = ()    # SPEC-2 §9: addresses outside the fleet
 
 
 @dataclass(frozen=True)

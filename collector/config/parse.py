@@ -110,6 +110,11 @@ def _events(v: list[Any]) -> str | None:
     return f"unknown event, known: {', '.join(_EVENTS)} (got {unknown[0]!r})" if unknown else None
 
 
+def _canaries(v: list[Any]) -> str | None:
+    good = all(isinstance(a, str) and a.strip() and len(a) <= 253 for a in v) and len(v) <= 16
+    return None if good else "not a list of at most 16 addresses"
+
+
 def _optional_listen(v: str) -> str | None:
     return _listen(v) if v else None
 
@@ -130,6 +135,7 @@ DETECTION_KEYS = (
     Key("ping", bool),
     Key("ping_count", int, check=positive),
     Key("ping_timeout", float, check=positive),
+    Key("canaries", list, check=_canaries, convert=tuple),
     Key("check_every", float, check=positive),
     Key("confirmations", int, check=positive),
     Key("reopen_window", float),

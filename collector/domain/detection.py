@@ -62,9 +62,33 @@ class PingOutcome:
     def answered(self) -> bool:
         return self.received > 0
 
+    @property
+    def unsent(self) -> bool:
+        """No echo request left the collector (no address, no permission for ICMP, a name
+        that does not resolve): not an unanswered ping, no evidence at all (SPEC-2 §9)."""
+        return self.sent == 0 and self.received == 0
+
+    @property
+    def reason(self) -> str | None:
+        """Why the ping could not be sent, as `vigie_ping_errors_total{reason}` counts it."""
+        return ping_error_reason(self.target, self.error) if self.unsent else None
+
     def evidence(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "target": self.target, "sent": self.sent,
                 "received": self.received, "error": self.error}
+
+
+def ping_error_reason(target: str, error: str | None) -> str:
+    """A bounded label for a ping that could not be sent (the error text is free-form:
+    icmplib's exception or iputils' message)."""
+    text = (error or "").lower()
+    if not target.strip():
+        return "no_address"
+    if "namelookup" in text or "resolve" in text or "name or service" in text:
+        return "name_lookup"
+    if "permission" in text or "not permitted" in text:
+        return "permission"
+    return "send_failed"
 
 
 @dataclass(frozen=True)
@@ -189,8 +213,14 @@ def verdict(obs: ServerObservation, ping: PingOutcome | None, now: dt.datetime,
             return Verdict(ServerStatus.AGENT_LOST, outage_start(obs, now, settings, down=False),
                            seen)
         return Verdict(ServerStatus.UP, seen_up_at=seen)
-    if ping is None and not obs.agent:
-        return Verdict(obs.status)  # not pinged this run: nothing new
+    if not obs.agent and (ping is None or ping.unsent):
+        return Verdict(obs.status)  # not pinged this run, or no ping left: nothing new
+    if ping is not None and ping.unsent:
+        if obs.status in _DOWNISH:
+            return Verdict(obs.status)  # an outage seen before: nothing new either way
+        # SPEC-2 §9, contract §9: a ping that could not be sent is no evidence that the
+        # server is down; the silent agent is all we know, so at most agent_lost.
+        return Verdict(ServerStatus.AGENT_LOST, outage_start(obs, now, settings, down=False))
     status = ServerStatus.MAINTENANCE if obs.maintenance_id is not None else ServerStatus.DOWN
     return Verdict(status, outage_start(obs, now, settings, down=True))
 

@@ -19,6 +19,7 @@ class IncidentKind(StrEnum):
     THRESHOLD = "threshold"
     MANUAL = "manual"
     ALERTMANAGER = "alertmanager"
+    COLLECTOR_ISOLATED = "collector_isolated"  # SPEC-2 §9: no canary answers
 
 
 class Severity(StrEnum):

@@ -14,7 +14,7 @@ import logging
 from collector.api.presenter import rfc3339
 from collector.domain.sla import IncidentLine, MonthLine, SlaReport
 from collector.domain.sla.periods import zone
-from collector.render.json import money, number, percent
+from collector.render.json import availability, money, number
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ INCIDENT_KEYS = (
     "gtr_credit_percent", "gtr_credited",
 )
 MONTH_KEYS = ("start", "end", "availability_percent", "downtime_seconds",
-              "availability_credit", "gtr_credit")
+              "availability_credit", "gtr_credit", "status")
 
 
 def _cell(value: Cell) -> str:
@@ -43,11 +43,14 @@ def summary_rows(r: SlaReport) -> list[tuple[str, Cell]]:
     return [
         ("service", r.service_id), ("period_kind", r.period.kind.value),
         ("period_start", rfc3339(r.period.start, tz)), ("period_end", rfc3339(r.period.end, tz)),
-        ("complete", r.complete), ("timezone", r.timezone),
+        ("complete", r.complete), ("period_status", r.status.value),
+        ("measured_start", None if r.measured is None else rfc3339(r.measured[0], tz)),
+        ("measured_end", None if r.measured is None else rfc3339(r.measured[1], tz)),
+        ("final", r.final), ("timezone", r.timezone),
         ("target_percent", number(r.target_percent)),
         ("coverage_seconds", r.coverage_seconds), ("excluded_seconds", r.excluded_seconds),
         ("downtime_seconds", r.downtime_seconds),
-        ("availability_percent", percent(r.availability_percent)),
+        ("availability_percent", availability(r.availability_percent, r.status)),
         ("allowed_downtime_seconds", number(r.allowed_downtime_seconds)),
         ("breached", r.breached), ("currency", r.currency),
         ("monthly_fee", money(r.monthly_fee)),
@@ -68,8 +71,10 @@ def incident_row(line: IncidentLine, r: SlaReport) -> list[Cell]:
 def month_row(m: MonthLine, r: SlaReport) -> list[Cell]:
     """One month of a contract year, in the order of MONTH_KEYS."""
     tz = zone(r.timezone)
-    return [rfc3339(m.start, tz), rfc3339(m.end, tz), percent(m.availability_percent),
-            m.downtime_seconds, money(m.availability_credit), money(m.gtr_credit)]
+    return [rfc3339(m.start, tz), rfc3339(m.end, tz),
+            availability(m.availability_percent, m.status),
+            m.downtime_seconds, money(m.availability_credit), money(m.gtr_credit),
+            m.status.value]
 
 
 def render_csv(report: SlaReport) -> str:

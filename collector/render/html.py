@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from collector.api.presenter import rfc3339
 from collector.domain.sla import SlaReport
 from collector.domain.sla.periods import zone
-from collector.render.json import money, number, percent
+from collector.render.json import availability, money, number, percent
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ MIN_MARK = 1.5  # a 10-minute outage in a month is 0.2 units wide: keep it visib
 
 @dataclass(frozen=True)
 class Mark:
-    kind: str  # downtime | excluded | maintenance (the CSS class)
+    kind: str  # downtime | excluded | maintenance | not_in_service | not_yet (the CSS class)
     x: float
     width: float
     title: str
@@ -60,13 +60,29 @@ def duration(seconds: float | None) -> str:
     return " ".join(parts)
 
 
+def unmeasured(report: SlaReport) -> list[tuple[str, int, int]]:
+    """issue 12: the parts of the period that are no evidence of availability, drawn
+    grey, never green: before commissioning (`not_in_service`) and after `as_of`
+    (`not_yet`, days that have not happened)."""
+    p0, p1 = report.period.start_ts, report.period.end_ts
+    c0, now = report.commissioned_ts, int(report.as_of.timestamp())
+    out = []
+    if c0 > p0:
+        out.append(("not_in_service", p0, min(c0, p1)))
+    if now < p1:
+        start = max(p0, now, min(c0, p1))
+        if start < p1:
+            out.append(("not_yet", start, p1))
+    return out
+
+
 def strip_marks(report: SlaReport) -> list[Mark]:
     """The timeline as rectangles over the whole period (x in 0..STRIP_WIDTH)."""
     p0, p1 = report.period.start_ts, report.period.end_ts
     scale = STRIP_WIDTH / (p1 - p0)
     tz = zone(report.timezone)
     marks: list[Mark] = []
-    for kind, s, e in report.timeline:
+    for kind, s, e in [*unmeasured(report), *report.timeline]:
         x = (s - p0) * scale
         width = max(MIN_MARK, (e - s) * scale)
         x = min(x, STRIP_WIDTH - width)
@@ -128,6 +144,7 @@ def render_html(report: SlaReport, title: str | None = None) -> str:
         at=lambda value: rfc3339(value, tz),
         local_time=lambda seconds: local_time(seconds, tz),
         number=number, percent=percent, money=money, duration=duration,
+        availability=availability,
         width=STRIP_WIDTH,
         now_x=now_x,
     )

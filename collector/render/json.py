@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from collector.api.presenter import rfc3339
-from collector.domain.sla import IncidentLine, MonthLine, SlaReport
+from collector.domain.sla import IncidentLine, MonthLine, PeriodStatus, SlaReport
 from collector.domain.sla.periods import PeriodKind, zone
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,12 @@ def number(value: Decimal) -> int | float:
 def percent(value: Decimal) -> float:
     """An availability already rounded to 4 decimals: 99.2097."""
     return float(value)
+
+
+def availability(value: Decimal, state: PeriodStatus) -> float | None:
+    """The availability of a period with measured time; None (null, an empty cell, "-")
+    for one before commissioning or not started: it has no figure (docs/sla-periods.md)."""
+    return percent(value) if state.measured else None
 
 
 def money(value: Decimal) -> str:
@@ -61,7 +67,8 @@ def _month_json(m: MonthLine, report: SlaReport) -> dict[str, Any]:
         "coverage_seconds": m.coverage_seconds,
         "excluded_seconds": m.excluded_seconds,
         "downtime_seconds": m.downtime_seconds,
-        "availability_percent": percent(m.availability_percent),
+        "availability_percent": availability(m.availability_percent, m.status),
+        "status": m.status.value,
         "breached": m.breached,
         "slices": m.slices,
         "availability_credit": money(m.availability_credit),
@@ -70,7 +77,8 @@ def _month_json(m: MonthLine, report: SlaReport) -> dict[str, Any]:
 
 
 def report_json(r: SlaReport) -> dict[str, Any]:
-    """The SPEC §7 object, plus server_ids, timezone, as_of, timeline (and a year's months)."""
+    """The SPEC §7 object, plus final, period_status, measured (issue 12), server_ids,
+    timezone, as_of, timeline (and a year's months, each with its status)."""
     tz = zone(r.timezone)
     out: dict[str, Any] = {
         "service": r.service_id,
@@ -80,11 +88,17 @@ def report_json(r: SlaReport) -> dict[str, Any]:
             "end": rfc3339(r.period.end, tz),
             "complete": r.complete,
         },
+        # issue 12 (docs/sla-periods.md): whether the figures can still change, where
+        # the period stands, and the part of it measured, [commissioned, now) within it
+        "final": r.final,
+        "period_status": r.status.value,
+        "measured": None if r.measured is None else {
+            "start": rfc3339(r.measured[0], tz), "end": rfc3339(r.measured[1], tz)},
         "target_percent": number(r.target_percent),
         "coverage_seconds": r.coverage_seconds,
         "excluded_seconds": r.excluded_seconds,
         "downtime_seconds": r.downtime_seconds,
-        "availability_percent": percent(r.availability_percent),
+        "availability_percent": availability(r.availability_percent, r.status),
         "allowed_downtime_seconds": number(r.allowed_downtime_seconds),
         "breached": r.breached,
         "currency": r.currency,

@@ -134,11 +134,22 @@ def _end_outages(conn: Conn, config: Config, arrival: _Arrival,
 class DetectionErrors:
     """Failed per-server steps of the detection passes since the process started, by server
     id: what `vigie_detection_errors_total{server}` exposes (thread-safe; the job counts,
-    a scrape reads `counts()`)."""
+    a scrape reads `counts()`). Also the pings that could not be sent, by reason
+    (`rules.ping_error_reason`): `vigie_ping_errors_total{reason}` (SPEC-2 §9),
+    read with `ping_counts()`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._pings: dict[str, int] = {}
+
+    def count_ping(self, reason: str) -> None:
+        with self._lock:
+            self._pings[reason] = self._pings.get(reason, 0) + 1
+
+    def ping_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._pings)
 
     def count(self, server_id: str) -> None:
         with self._lock:
@@ -169,7 +180,7 @@ def run_detection(db: Database, config: Config, now: dt.datetime, *,
     for server, obs in watched:
         if rules.needs_ping(obs, now, settings):  # comparisons only: cannot fail on a row
             suspects.append(server)
-    pings = _ping(suspects, config, now)
+    pings = _ping(suspects, config, now, errors)
     for server, obs in watched:
         try:
             _step(db, config, server, obs, windows.get(server.service), pings.get(server.id),
@@ -198,16 +209,23 @@ def _step(db: Database, config: Config, server: Server, obs: ServerObservation,
         _detect_one(conn, config, server, maintenance_id, ping, now, settings)
 
 
-def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime
-          ) -> dict[str, PingOutcome]:
-    """server id -> what pinging it showed, for every suspect (pinged all at once)."""
+def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime,
+          errors: DetectionErrors | None = None) -> dict[str, PingOutcome]:
+    """server id -> what pinging it showed, for every suspect (pinged all at once). A ping
+    that could not be sent is logged and counted by reason: it is no evidence (SPEC-2 §9),
+    and an operator must learn why detection is blind to that server."""
     results = ping_hosts([s.address for s in suspects], config.detection.ping_count,
                          config.detection.ping_timeout)
     outcomes = {}
     for server in suspects:
         result = results[server.address]
-        outcomes[server.id] = PingOutcome(now, result.target, result.sent, result.received,
-                                          result.error)
+        outcome = PingOutcome(now, result.target, result.sent, result.received, result.error)
+        outcomes[server.id] = outcome
+        if outcome.reason is not None:
+            logger.warning("could not ping %s (%r): %s (%s); no evidence, at most agent_lost",
+                           server.id, server.address, outcome.reason, result.error)
+            if errors is not None:
+                errors.count_ping(outcome.reason)
     return outcomes
 
 

@@ -85,6 +85,7 @@ def service_terms(config: Config, service: Service) -> ServiceTerms:
         coverage=cover,
         slice_mode=SliceMode(service.slices),
         server_ids=tuple(s.id for s in config.servers_of(service.id)),
+        commissioned=service.commissioned,  # issue 12: periods are clipped to it
     )
 
 

@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
 from tests.collector.server import auth, config_text, make_report, write_config
-from tests.helpers import free_port, wait_for_port
+from tests.helpers import collector_process, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = 60
-
-
-@contextmanager
-def collector_process(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m collector --config FILE serve`, killed with SIGKILL when the block ends."""
-    with open(config.parent / "collector.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config),
-                                 "serve"], cwd=ROOT, stdout=log, stderr=log)
-    try:
-        wait_for_port(port, timeout=30)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _post(base: str, report: dict) -> requests.Response:

@@ -8,8 +8,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +26,7 @@ from collector.notify.outbox import enqueue
 from collector.store import Database
 from collector.store.tables import deliveries, emails
 from tests.collector.server import config_text, write_config
-from tests.helpers import free_port, wait_for_port, wait_until
+from tests.helpers import collector_process, free_port, wait_until
 from tests.notify.conftest import T0, hook, incident, maintenance, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,21 +87,6 @@ def hanging_receiver() -> Iterator[HangingReceiver]:
         rec.release.set()
         server.shutdown()
         server.server_close()
-
-
-@contextmanager
-def collector_process(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m collector --config FILE serve`; killed with SIGKILL if still running."""
-    with open(config.parent / "collector.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config),
-                                 "serve"], cwd=ROOT, stdout=log, stderr=log)
-    try:
-        wait_for_port(port, timeout=30)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _states(db: Database) -> dict[str, str]:

@@ -58,12 +58,14 @@ from collector.domain.sla.periods import (
     parse_period,
 )
 from collector.domain.sla.sets import build_sets, spans_of
+from collector.domain.sla.status import PeriodStatus, status, window
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "ContractYear", "CurrentMonth", "IncidentInput", "IncidentLine", "MaintenanceInput",
-    "Month", "MonthLine", "Period", "PeriodError", "PeriodRequest", "ServiceTerms",
+    "Month", "MonthLine", "Period", "PeriodError", "PeriodRequest", "PeriodStatus",
+    "ServiceTerms",
     "SlaReport", "SliceMode", "allowed_downtime", "availability_ratio", "build_report",
     "cents", "gtr_credit_percent", "is_breached", "parse_period", "round_percent", "slices",
 ]
@@ -74,7 +76,11 @@ class SlaReport:
     service_id: str
     period: Period
     as_of: datetime
-    complete: bool
+    complete: bool  # SPEC §7: the period has ended
+    # SPEC-2 §9: ended and no incident counted in it still open (its figures are fixed)
+    final: bool
+    status: PeriodStatus  # issue 12: where the period stands against commissioning and now
+    measured: tuple[int, int] | None  # [max(start, commissioned), min(end, now)), or None
     target_percent: Decimal
     coverage_seconds: int
     excluded_seconds: int
@@ -112,7 +118,11 @@ class SlaReport:
         if self.period.kind is PeriodKind.MONTH:
             return ()
         sets = (self.coverage_set, self.excluded_set, self.downtime_set)
-        return months(self.terms, self.period, sets, self.incidents)
+        return months(self.terms, self.period, sets, self.incidents, ts(self.as_of))
+
+    @property
+    def commissioned_ts(self) -> int:
+        return self.terms.commissioned_ts
 
 
 def build_report(
@@ -149,6 +159,9 @@ def build_report(
         period=period,
         as_of=now,
         complete=now_ts >= p1,
+        final=now_ts >= p1 and all(line.resolved_at is not None for line in lines),
+        status=status(p0, p1, terms.commissioned_ts, now_ts),
+        measured=window(p0, p1, terms.commissioned_ts, now_ts),
         target_percent=terms.target_percent,
         coverage_seconds=cov,
         excluded_seconds=excl,

@@ -18,6 +18,7 @@ from collector.domain.sla.intervals import IntervalSet, Pair, dt
 from collector.domain.sla.model import IncidentLine, MonthLine, ServiceTerms, SliceMode
 from collector.domain.sla.periods import Period, PeriodKind, months_within, zone
 from collector.domain.sla.sets import Sets
+from collector.domain.sla.status import PeriodStatus, status
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +101,15 @@ def _gtr_credit(fee: Decimal, percent: int) -> Decimal:
 
 
 def month_line(
-    terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int
+    terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int,
+    state: PeriodStatus = PeriodStatus.ENDED,
 ) -> MonthLine:
     """One month's figures and credits; `gtr_percent` sums the GTR credits started in it."""
     breached, n, avail_credit, gtr = month_credits(terms, cov, excl, down, gtr_percent)
     return MonthLine(
         bounds[0], bounds[1], cov, excl, down,
         round_percent(*availability_ratio(cov, excl, down)), breached, n, avail_credit, gtr,
+        state,
     )
 
 
@@ -115,13 +118,17 @@ def months(
     period: Period,
     sets: tuple[IntervalSet, IntervalSet, IntervalSet],
     lines: Sequence[IncidentLine],
+    now_ts: int,
 ) -> tuple[MonthLine, ...]:
-    """Every month of the period with its figures; `sets` is (C, E, D)."""
+    """Every month of the period with its figures and status (issue 12: a month not
+    started or before commissioning says so); `sets` is (C, E, D)."""
     bounds = month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
     gtr = gtr_bins(bounds, lines)
     cov, excl, down = (s.seconds_per_bin(bounds) for s in sets)
+    c0 = terms.commissioned_ts
     return tuple(
-        month_line(terms, (bounds[i], bounds[i + 1]), cov[i], excl[i], down[i], gtr[i])
+        month_line(terms, (bounds[i], bounds[i + 1]), cov[i], excl[i], down[i], gtr[i],
+                   status(bounds[i], bounds[i + 1], c0, now_ts))
         for i in range(len(gtr))
     )
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
 from collector.domain.model import Responsibility
 from collector.domain.sla.coverage import ALWAYS, CoverageSpec
-from collector.domain.sla.periods import zone
+from collector.domain.sla.periods import FIRST_YEAR, zone
+from collector.domain.sla.status import PeriodStatus
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class ServiceTerms:
     coverage: CoverageSpec = ALWAYS
     slice_mode: SliceMode = SliceMode.COMPLETE
     server_ids: tuple[str, ...] = ()
+    # contract §3: the service is measured from 00:00 local of this day; None: since
+    # before any period the collector reckons with (FIRST_YEAR)
+    commissioned: date | None = None
 
     def __post_init__(self) -> None:
         # Accept 99.9 as a float from configuration, but compute on its decimal text.
@@ -54,6 +58,12 @@ class ServiceTerms:
         if self.gtr_seconds <= 0:
             raise ValueError(f"gtr is not positive (got {self.gtr_seconds})")
         zone(self.timezone)  # fails early on an unknown zone
+
+    @property
+    def commissioned_ts(self) -> int:
+        """Epoch seconds of the commissioning, 00:00 local of `commissioned`."""
+        day = self.commissioned or date(FIRST_YEAR, 1, 1)
+        return int(datetime(day.year, day.month, day.day, tzinfo=zone(self.timezone)).timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +127,6 @@ class MonthLine(NamedTuple):
     slices: int
     availability_credit: Decimal
     gtr_credit: Decimal
+    # issue 12: a month before commissioning or not started holds no measured time; its
+    # availability_percent (100 by the rule of an empty base) is then not a figure
+    status: PeriodStatus = PeriodStatus.ENDED

@@ -99,8 +99,11 @@ def build_sets(
     now_ts: int,
 ) -> Sets:
     p0, p1 = period.start_ts, period.end_ts
-    cov_whole = coverage(terms.coverage, p0, p1, zone(terms.timezone))
-    cov = cov_whole.clip(p0, min(p1, max(p0, now_ts)))
+    # issue 12: a period is measured on [commissioned, now) only; before commissioning
+    # there is no service to be available (contract §3), after now nothing happened yet
+    served = max(p0, terms.commissioned_ts)
+    cov_whole = coverage(terms.coverage, served, p1, zone(terms.timezone))
+    cov = cov_whole.clip(served, min(p1, max(p0, now_ts)))
     planned = IntervalSet((ts(m.start), ts(m.end)) for m in maintenances if m.planned)
     unplanned = [(ts(m.start), ts(m.end)) for m in maintenances if not m.planned]
     # contract §3: E = client/third-party outages and planned windows; a non-availability
@@ -112,4 +115,4 @@ def build_sets(
     # contract §3: time both excluded and provider downtime counts once, as excluded.
     down = down_raw.intersection(cov).difference(excl)
     down_net = down_raw.difference(excl_raw) if terms.redundant else down_raw
-    return Sets(cov_whole, (p0, p1), cov, excl_raw, excl, planned, down_raw, down, down_net)
+    return Sets(cov_whole, (served, p1), cov, excl_raw, excl, planned, down_raw, down, down_net)
