@@ -43,7 +43,7 @@ class JobSpec:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("detection", "collector.services.detection:run_detection",
-            lambda c: c.detection.check_every, uses=(("detection_errors", "errors"),)),
+            lambda c: c.detection.check_every, uses=(("detection_errors", "errors"), ("detection_clock", "clock"))),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
     JobSpec("prune-reports", "collector.services.ingest:prune_reports", lambda c: 3600.0),
     JobSpec("sla-budget", "collector.services.notices:run_budget", lambda c: 300.0),

@@ -11,7 +11,8 @@ the store in one read transaction per scrape (it never takes SQLite's write lock
 - `vigie_webhook_deliveries_total{outcome}`, `vigie_webhook_deliveries_pending`: from the
   outbox's rows, so they hold across restarts.
 - `vigie_alertmanager_alerts_total{outcome}`, `vigie_reports_received_total`,
-  `vigie_reports_duplicate_total`, `vigie_detection_errors_total{server}`: counters of this process (every outcome always present,
+  `vigie_reports_duplicate_total`, `vigie_detection_errors_total{server}`,
+  `vigie_ping_errors_total{reason}`: counters of this process (every outcome always present,
   so rate() sees the first).
 - `vigie_collector_database_up`: 0 when the scrape could not read the database.
 """
@@ -29,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from collector.config import Config
+from collector.domain.detection import PING_ERROR_REASONS
 from collector.domain.model import ServerStatus, Severity
 from collector.services import sla as sla_service
 from collector.services.alertmanager import AlertCounts, Outcome
@@ -115,6 +117,14 @@ class StoreCollector(Collector):
         for server in self.config.servers:
             errors.add_metric([server.id], failed.get(server.id, 0))
         yield errors
+        pings = CounterMetricFamily("vigie_ping_errors",
+                                    "pings that could not be sent, by reason: no evidence, "
+                                    "the server is at most agent_lost (SPEC-2 §9)",
+                                    labels=["reason"])
+        unsent = self.detection_errors.ping_counts()
+        for reason in PING_ERROR_REASONS:  # every reason present, so rate() sees the first
+            pings.add_metric([reason], unsent.get(reason, 0))
+        yield pings
 
 
 def server_up(conn: Conn, config: Config) -> Metric:

@@ -40,7 +40,7 @@ from collector.api.routes import (
 from collector.config import Config
 from collector.metrics import CollectorMetrics
 from collector.services.alertmanager import AlertCounts
-from collector.services.detection import DetectionErrors
+from collector.services.detection import Clock, DetectionErrors
 from collector.services.ingest import IngestWriter
 from collector.store import Database
 
@@ -68,7 +68,7 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = jobs.start(db, config, objects={
-            "detection_errors": app.state.detection_errors}) if start_jobs else None
+            "detection_errors": app.state.detection_errors, "detection_clock": Clock()}) if start_jobs else None
         try:
             yield
         finally:

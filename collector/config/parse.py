@@ -45,7 +45,6 @@ from collector.config.model import (
 )
 from collector.domain.model import Event, Severity
 from collector.errors import ConfigError
-from collector.notify.channels import FORMATS
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -167,9 +166,17 @@ SERVER_KEYS = (  # and `token` or `token_file`, required with an agent
 )
 SERVER_AGENT = Key("agent", bool, True)  # read first: without an agent no token is needed
 CLIENT_KEYS = (ID, Key("emails", list, check=_emails, convert=tuple), Key("name", str))
+def _channel_format(value: str) -> str | None:
+    """One of the webhook channels' names (collector.notify.channels), imported here: the
+    channels render through the presenter, which imports this package."""
+    from collector.notify.channels import FORMATS
+
+    return one_of(*FORMATS)(value)
+
+
 WEBHOOK_KEYS = (  # and `secret` or `secret_file`
     Key("url", str, REQUIRED, http_url),
-    Key("format", str, check=one_of(*FORMATS)),  # the channels registry's names
+    Key("format", str, check=lambda v: _channel_format(v)),  # a registered channel
     Key("events", list, check=_events, convert=lambda v: tuple(Event(e) for e in v)),
     Key("min_severity", str, check=one_of(*(s.value for s in Severity)), convert=Severity),
     Key("timeout", float, check=positive),

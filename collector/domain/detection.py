@@ -5,6 +5,8 @@ verdicts into a state change (after `confirmations` agreeing verdicts, against f
 and the incident action it implies. `problem_for` groups outages of one service or one
 network into one problem (contract §2). `outage_end` decides what a report delivered
 after an outage proves. collector.services.detection does the I/O around these.
+Evidence (SPEC-2 §9): a ping that could not be sent is no answer (`PingOutcome.unsent`),
+and `isolated` says when the collector's own link, not the fleet, is the likelier cause.
 """
 from __future__ import annotations
 
@@ -76,6 +78,9 @@ class PingOutcome:
     def evidence(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "target": self.target, "sent": self.sent,
                 "received": self.received, "error": self.error}
+
+
+PING_ERROR_REASONS = ("no_address", "name_lookup", "permission", "send_failed")
 
 
 def ping_error_reason(target: str, error: str | None) -> str:
@@ -341,3 +346,25 @@ def outage_end(report: Mapping[str, Any], collected_at: dt.datetime, started_at:
     if collected_at >= started_at and not (network and cut_off(report)):
         return min(collected_at, now)
     return now
+
+
+ISOLATED_KEY = IncidentKind.COLLECTOR_ISOLATED.value  # one such incident open at a time
+
+
+def failing(v: Verdict) -> bool:
+    """This pass found the server down (its ping sent, no answer)."""
+    return v.status in _DOWNISH
+
+
+def isolated(failing_services: Sequence[str], canaries: Sequence[PingOutcome]) -> bool:
+    """SPEC-2 §9: servers of more than one service fail in one pass and no canary answers:
+    the collector's own link is the likelier cause; nothing it saw this pass is evidence.
+    Without canaries (the default) the collector cannot tell, and trusts its pings."""
+    return bool(canaries) and len(set(failing_services)) > 1 \
+        and not any(c.answered for c in canaries)
+
+
+def isolated_service(failing_services: Sequence[str]) -> str:
+    """The service the collector_isolated incident is filed under (an incident needs one):
+    the first affected service in id order, so a repeat of the same pass picks the same."""
+    return min(failing_services)

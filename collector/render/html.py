@@ -87,7 +87,8 @@ def strip_marks(report: SlaReport) -> list[Mark]:
         width = max(MIN_MARK, (e - s) * scale)
         x = min(x, STRIP_WIDTH - width)
         start, end = local_time(s, tz, "%d/%m %H:%M"), local_time(e, tz, "%d/%m %H:%M")
-        marks.append(Mark(kind, round(x, 2), round(width, 2), f"{kind} {start} - {end}"))
+        shown = kind.replace("_", " ")
+        marks.append(Mark(kind, round(x, 2), round(width, 2), f"{shown} {start} - {end}"))
     return marks
 
 

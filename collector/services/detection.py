@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,35 +161,76 @@ class DetectionErrors:
             return dict(self._counts)
 
 
+class Clock:
+    """The detection job's clock: the wall clock, and a sleep between the confirmations of
+    a suspect (tests pass a fast fake one)."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CONFIRM_EVERY = 1.0  # seconds between two confirmations of a suspect inside one job run
+
+
 def run_detection(db: Database, config: Config, now: dt.datetime, *,
-                  errors: DetectionErrors | None = None) -> list[str]:
+                  errors: DetectionErrors | None = None, clock: Clock | None = None
+                  ) -> list[str]:
     """The periodic job: one verdict per configured server. Returns the ids of the servers
     whose step failed.
 
     All rows are read in one query; a transaction is opened only for a server whose state
     changes (in steady state, a few of thousands). Isolation (issue 11, defect 1): one
     server's bad row or bad arithmetic fails that server's step, logged with its id and
-    counted in `errors`, never the pass: every other server still gets its verdict."""
+    counted in `errors`, never the pass: every other server still gets its verdict.
+
+    With a `clock` (the job's), a server left pending (suspect, or recovering) is
+    confirmed by its own short cycle, CONFIRM_EVERY apart inside this run, instead of
+    waiting `check_every` for each confirmation (issue 12: a 3 s heartbeat_timeout took
+    12 s to become an incident)."""
+    failed, pending = _pass(db, config, now, errors, config.servers)
+    for _ in range(max(config.detection.confirmations - 1, 0)):
+        if clock is None or not pending:
+            break
+        clock.sleep(CONFIRM_EVERY)
+        more, pending = _pass(db, config, clock.now(), errors, pending)
+        failed += [f for f in more if f not in failed]
+    return sorted(failed)
+
+
+def _pass(db: Database, config: Config, now: dt.datetime, errors: DetectionErrors | None,
+          servers: Sequence[Server]) -> tuple[list[str], list[Server]]:
+    """One verdict for each of `servers`: the ids whose step failed, and the servers left
+    pending (a state change waiting for its confirmations)."""
     settings = config.detection
     unreadable: dict[str, str] = {}
-    windows, observed = _read_states(db, config, now, unreadable)
+    windows, observed = _read_states(db, config, now, unreadable, servers)
     failed = list(unreadable)
     for server_id, problem in unreadable.items():
         _count_failure(errors, server_id, problem)
-    watched = [(s, observed[s.id]) for s in config.servers if s.id in observed]
+    watched = [(s, observed[s.id]) for s in servers if s.id in observed]
     suspects = []
     for server, obs in watched:
         if rules.needs_ping(obs, now, settings):  # comparisons only: cannot fail on a row
             suspects.append(server)
-    pings = _ping(suspects, config, now, errors)
+    canaries = bool(settings.canaries) and (bool(suspects) or _isolation_open(db))
+    pings, canary_pings = _ping(suspects, config, now, errors, canaries=canaries)
+    skipped = _isolation(db, config, _failing(watched, pings, now, settings), canary_pings,
+                         now) if canaries else set()
+    pending = []
     for server, obs in watched:
+        if server.id in skipped:
+            continue  # no evidence this pass (SPEC-2 §9): its state waits for a clear pass
         try:
-            _step(db, config, server, obs, windows.get(server.service), pings.get(server.id),
-                  now, settings)
+            if _step(db, config, server, obs, windows.get(server.service),
+                     pings.get(server.id), now, settings):
+                pending.append(server)
         except Exception as exc:  # noqa: BLE001 -- this server's step only (logged below)
             failed.append(server.id)
             _count_failure(errors, server.id, f"{type(exc).__name__}: {exc}", exc)
-    return sorted(failed)
+    return failed, pending
 
 
 def _count_failure(errors: DetectionErrors | None, server_id: str, problem: str,
@@ -200,22 +242,29 @@ def _count_failure(errors: DetectionErrors | None, server_id: str, problem: str,
 
 def _step(db: Database, config: Config, server: Server, obs: ServerObservation,
           maintenance_id: int | None, ping: PingOutcome | None, now: dt.datetime,
-          settings: Settings) -> None:
-    """One server's verdict, written only when its state changes."""
+          settings: Settings) -> bool:
+    """One server's verdict, written only when its state changes. True when the server is
+    left pending: a change waits for more confirmations."""
     new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings), settings, now)
     if new == obs:
-        return  # nothing to write; a report arriving meanwhile only makes the server more up
+        return False  # nothing to write; a report arriving meanwhile only makes it more up
     with db.write() as conn:
         _detect_one(conn, config, server, maintenance_id, ping, now, settings)
+    return new.pending_status is not None
 
 
 def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime,
-          errors: DetectionErrors | None = None) -> dict[str, PingOutcome]:
-    """server id -> what pinging it showed, for every suspect (pinged all at once). A ping
-    that could not be sent is logged and counted by reason: it is no evidence (SPEC-2 §9),
-    and an operator must learn why detection is blind to that server."""
-    results = ping_hosts([s.address for s in suspects], config.detection.ping_count,
+          errors: DetectionErrors | None = None, *, canaries: bool = False
+          ) -> tuple[dict[str, PingOutcome], list[PingOutcome]]:
+    """server id -> what pinging it showed, for every suspect, and the canaries' outcomes
+    (pinged all at once, so canaries add no time to a pass). A ping that could not be sent
+    is logged and counted by reason: it is no evidence (SPEC-2 §9), and an operator must
+    learn why detection is blind to that server."""
+    extra = list(config.detection.canaries) if canaries else []
+    results = ping_hosts([s.address for s in suspects] + extra, config.detection.ping_count,
                          config.detection.ping_timeout)
+    canary_pings = [PingOutcome(now, a, results[a].sent, results[a].received, results[a].error)
+                    for a in dict.fromkeys(extra)]
     outcomes = {}
     for server in suspects:
         result = results[server.address]
@@ -226,19 +275,78 @@ def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime,
                            server.id, server.address, outcome.reason, result.error)
             if errors is not None:
                 errors.count_ping(outcome.reason)
-    return outcomes
+    return outcomes, canary_pings
 
 
-def _read_states(db: Database, config: Config, now: dt.datetime, unreadable: dict[str, str]
+def _isolation(db: Database, config: Config, failing: Sequence[Server],
+               canary_pings: Sequence[PingOutcome], now: dt.datetime) -> set[str]:
+    """SPEC-2 §9 canaries: when servers of more than one service fail and no canary
+    answers, the collector is isolated: one collector_isolated incident records it (not
+    counted as unavailability) and the failing servers' steps are skipped, so none is
+    declared down. It is resolved at the first pass in which a canary answers. Returns the
+    ids of the servers to skip."""
+    services = sorted({s.service for s in failing})
+    if rules.isolated(services, canary_pings):
+        with db.write() as conn:
+            if incident_store.find_open(conn, rules.ISOLATED_KEY) is None:
+                logger.warning("collector isolated: %d servers of %d services fail and no "
+                               "canary answers", len(failing), len(services))
+                _open_isolation(conn, config, failing, services, canary_pings, now)
+        return {s.id for s in failing}
+    if any(c.answered for c in canary_pings):
+        with db.write() as conn:
+            current = incident_store.find_open(conn, rules.ISOLATED_KEY)
+            if current is not None:
+                incidents.resolve_incident(conn, config, current.id, resolved_at=now,
+                                           actor=ACTOR, now=now, reason="a canary answers")
+    return set()
+
+
+def _open_isolation(conn: Conn, config: Config, failing: Sequence[Server],
+                    services: Sequence[str], canary_pings: Sequence[PingOutcome],
+                    now: dt.datetime) -> None:
+    incidents.open_incident(
+        conn, config, service_id=rules.isolated_service(services), server_id=None,
+        kind=IncidentKind.COLLECTOR_ISOLATED, severity=Severity.CRITICAL,
+        responsibility=Responsibility.PROVIDER, affects_availability=False,
+        started_at=now, detected_at=now,
+        summary=f"collector isolated: {len(failing)} servers of {len(services)} services "
+                "fail and no canary answers; none is declared down",
+        evidence={"canaries": [c.evidence() for c in canary_pings],
+                  "failing": [{"server_id": s.id, "service_id": s.service} for s in failing]},
+        dedup_key=rules.ISOLATED_KEY, actor=ACTOR, now=now)
+
+
+def _isolation_open(db: Database) -> bool:
+    with db.read() as conn:
+        return incident_store.find_open(conn, rules.ISOLATED_KEY) is not None
+
+
+def _failing(watched: Sequence[tuple[Server, ServerObservation]],
+             pings: Mapping[str, PingOutcome], now: dt.datetime, settings: Settings
+             ) -> list[Server]:
+    """The servers this pass finds down (before confirmation)."""
+    out = []
+    for server, obs in watched:
+        try:
+            if rules.failing(rules.verdict(obs, pings.get(server.id), now, settings)):
+                out.append(server)
+        except Exception:  # noqa: BLE001, S112 -- a bad row: its own step logs and counts it
+            continue
+    return out
+
+
+def _read_states(db: Database, config: Config, now: dt.datetime, unreadable: dict[str, str],
+                 servers: Sequence[Server]
                  ) -> tuple[dict[str, int], dict[str, ServerObservation]]:
     """Every server's row, read in a read transaction (which does not hold SQLite's write
     lock, ingest's, for the time of a 10,000-row read); a row that cannot be read is left
     out and its server recorded in `unreadable`."""
     with db.read() as conn:
         windows = maintenance_store.active_windows(conn, now)
-        observed = state_store.load_states(conn, config.servers, windows, create=False,
+        observed = state_store.load_states(conn, servers, windows, create=False,
                                            unreadable=unreadable)
-    missing = [s for s in config.servers if s.id not in observed and s.id not in unreadable]
+    missing = [s for s in servers if s.id not in observed and s.id not in unreadable]
     if missing:  # first sight: rows created in a (short) write transaction
         with db.write() as conn:
             observed.update(state_store.load_states(conn, missing, windows,

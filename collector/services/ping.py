@@ -20,6 +20,8 @@ def ping_hosts(addresses: Sequence[str], count: int, timeout: float) -> dict[str
     unique = list(dict.fromkeys(addresses))
     results = ping_many([(a, count, PING_INTERVAL, timeout) for a in unique])
     for result in results:
-        if result.received == 0:
+        if result.sent == 0:  # nothing left: no evidence (SPEC-2 §9), detection says why
+            logger.info("could not ping %r: %s", result.target, result.error)
+        elif result.received == 0:
             logger.info("no answer to ping from %s (%s)", result.target, result.error or "timeout")
     return dict(zip(unique, results, strict=True))

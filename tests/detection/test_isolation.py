@@ -166,3 +166,30 @@ def test_it_counts_a_failed_step_on_the_metrics_page_of_the_running_collector(
                                for row in page.splitlines()) else None
         page = wait_until(counted, timeout=20)
     assert 'vigie_detection_errors_total{server="web-02"} 0.0' in page
+
+
+def test_it_counts_a_ping_it_could_not_send_on_the_metrics_page(sqlite_url: str) -> None:
+    """SPEC-2 §9: web-01 has no address, so its silence cannot be confirmed by ping: it
+    is at most agent_lost, and vigie_ping_errors_total{reason="no_address"} says why."""
+    import requests
+
+    from tests.collector.server import auth, config_text, make_report, running_app
+    from tests.helpers import wait_until
+
+    text = (config_text().replace("heartbeat_timeout = 30\nping = false",
+                                  "heartbeat_timeout = 1\nping = true\ncheck_every = 0.3")
+            .replace('address = "127.0.0.1"', 'address = ""'))
+    with running_app(text, sqlite_url, start_jobs=True) as running:
+        assert requests.post(running.base_url + "/api/v1/reports", json=make_report("web-01"),
+                             headers=auth("web-01"), timeout=10).status_code == 202
+
+        def counted() -> str | None:
+            page = requests.get(running.base_url + "/metrics", timeout=10).text
+            return page if any(row.startswith('vigie_ping_errors_total{reason="no_address"}')
+                               and not row.endswith(" 0.0") for row in page.splitlines()) \
+                else None
+        page = wait_until(counted, timeout=20)
+        status = requests.get(running.base_url + "/api/v1/servers/web-01",
+                              headers=auth("admin"), timeout=10).json()["status"]
+    assert 'vigie_ping_errors_total{reason="permission"} 0.0' in page
+    assert status in ("up", "agent_lost")   # never down on a ping it could not send

@@ -35,7 +35,8 @@ def test_a_past_month_with_an_open_incident_is_complete_but_not_final() -> None:
     later = report_json(build_report(ex.terms, ex.period, incidents, ex.maintenances,
                                      paris(2026, 10, 9, 12)))
     assert (early["period"]["complete"], early["final"]) == (True, False)
-    assert early["gtr_credit"] != later["gtr_credit"]  # why it is not final
+    # why it is not final: its restore time still grows
+    assert early["incidents"][-1]["restore_seconds"] < later["incidents"][-1]["restore_seconds"]
     done = report_json(build_report(ex.terms, ex.period, ex.incidents, ex.maintenances, ex.now))
     assert (done["period"]["complete"], done["final"]) == (True, True)
     assert done["period_status"] == "ended"
@@ -91,7 +92,7 @@ def test_the_commissioning_month_counts_from_commissioning_only() -> None:
     assert data["allowed_downtime_seconds"] == 1378.8
     # the strip greys 1-15 Sep: 14 days 0 h of 30 -> 466.67 units wide
     page = render_html(report)
-    assert re.search(r'<rect class="not_in_service" x="0(\.0)?" y="5" width="500(\.0)?"', page)
+    assert re.search(r'<rect class="not_in_service" x="0(\.0)?" y="5" width="466\.67"', page)
 
 
 def test_a_partial_month_is_not_drawn_available_for_days_that_have_not_happened() -> None:
@@ -130,30 +131,39 @@ def test_months_of_a_contract_year_not_started_are_listed_as_not_started() -> No
     assert page.count('<td class="num unmeasured">not started</td>') == 3
 
 
-def test_an_incident_before_commissioning_is_not_counted_in_the_year() -> None:
+def test_an_incident_before_commissioning_is_not_counted_or_credited() -> None:
+    """An outage over before commissioning owes no downtime and no GTR credit; one
+    running at commissioning has its restore clock start then."""
     service = terms(commissioned=date(2026, 9, 15))
     period = month_period(2026, 9, PARIS)
     before = outage(9, paris(2026, 9, 2), paris(2026, 9, 3), Responsibility.PROVIDER)
     data = report_json(build_report(service, period, [before], [], paris(2026, 10, 2)))
     assert (data["downtime_seconds"], data["availability_percent"], data["credit_total"]) == (
         0, 100.0, "0.00")
+    assert data["incidents"] == []
+    across = outage(9, paris(2026, 9, 14, 22), paris(2026, 9, 15, 2))
+    data = report_json(build_report(service, period, [across], [], paris(2026, 10, 2)))
+    assert (data["downtime_seconds"], data["incidents"][0]["restore_seconds"]) == (
+        7_200, 7_200)
 
 
 def test_the_api_and_the_cli_say_a_period_before_commissioning_or_not_started(
-        sqlite_url: str, tmp_path: Path) -> None:
+        db_url: str, tmp_path: Path) -> None:
     """acme-web is commissioned 2026-01-15 (tests/collector/server.py)."""
-    with running_collector(config_text(), sqlite_url) as base:
+    with running_collector(config_text(), db_url) as base:
         before = get_sla(base, "acme-web", month="2025-12").json()
         first = get_sla(base, "acme-web", month="2026-01").json()
         far = get_sla(base, "acme-web", year="200").json()
-    assert (before["period_status"], before["availability_percent"], before["measured"]) == (
-        "before_commissioning", None, None)
-    assert first["measured"]["start"] == "2026-01-15T00:00:00+01:00"
+    # the figures a user reads first (before issue 12: 2,678,400 s at 100 %, 31 days, 100 %)
+    assert (before["coverage_seconds"], before["availability_percent"]) == (0, None)
     assert first["coverage_seconds"] == 17 * DAY  # 15 Jan 00:00 to 1 Feb 00:00
-    assert far["period_status"] == "not_started" and far["availability_percent"] is None
-    assert {m["status"] for m in far["months"]} == {"not_started"}
     assert {m["availability_percent"] for m in far["months"]} == {None}
-    data = cli_json(cli_config(tmp_path, sqlite_url), "acme-web", "--month", "2025-12",
+    assert far["availability_percent"] is None
+    assert (before["period_status"], before["measured"]) == ("before_commissioning", None)
+    assert first["measured"]["start"] == "2026-01-15T00:00:00+01:00"
+    assert far["period_status"] == "not_started"
+    assert {m["status"] for m in far["months"]} == {"not_started"}
+    data = cli_json(cli_config(tmp_path, db_url), "acme-web", "--month", "2025-12",
                     "--format", "json")
     assert (data["period_status"], data["availability_percent"]) == (
         "before_commissioning", None)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 
 from collector.domain.sla.credits import (
     allowed_downtime,
@@ -57,10 +58,12 @@ from collector.domain.sla.periods import (
     PeriodRequest,
     parse_period,
 )
-from collector.domain.sla.sets import build_sets, spans_of
+from collector.domain.sla.sets import build_sets, in_service, spans_of
 from collector.domain.sla.status import PeriodStatus, status, window
 
 logger = logging.getLogger(__name__)
+
+_RESOLVED_AT = itemgetter(5)  # IncidentLine.resolved_at: None while open
 
 __all__ = [
     "ContractYear", "CurrentMonth", "IncidentInput", "IncidentLine", "MaintenanceInput",
@@ -136,7 +139,8 @@ def build_report(
     now_ts = ts(now)
     p0, p1 = period.start_ts, period.end_ts
     upto = min(p1, max(p0, now_ts))
-    spans = spans_of(incidents, now_ts)
+    c0 = terms.commissioned_ts
+    spans = in_service(spans_of(incidents, now_ts), c0)
     sets = build_sets(terms, period, spans, maintenances, now_ts)
     lines = incident_lines(
         terms, period,
@@ -159,9 +163,9 @@ def build_report(
         period=period,
         as_of=now,
         complete=now_ts >= p1,
-        final=now_ts >= p1 and all(line.resolved_at is not None for line in lines),
-        status=status(p0, p1, terms.commissioned_ts, now_ts),
-        measured=window(p0, p1, terms.commissioned_ts, now_ts),
+        final=now_ts >= p1 and None not in map(_RESOLVED_AT, lines),
+        status=status(p0, p1, c0, now_ts),
+        measured=window(p0, p1, c0, now_ts),
         target_percent=terms.target_percent,
         coverage_seconds=cov,
         excluded_seconds=excl,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from collector.domain.model import Responsibility
@@ -62,8 +63,13 @@ class ServiceTerms:
     @property
     def commissioned_ts(self) -> int:
         """Epoch seconds of the commissioning, 00:00 local of `commissioned`."""
-        day = self.commissioned or date(FIRST_YEAR, 1, 1)
-        return int(datetime(day.year, day.month, day.day, tzinfo=zone(self.timezone)).timestamp())
+        return _midnight_ts(self.commissioned or date(FIRST_YEAR, 1, 1), self.timezone)
+
+
+@lru_cache(maxsize=4096)
+def _midnight_ts(day: date, tz: str) -> int:
+    # cached: every report asks it several times, and a service has one such day
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone(tz)).timestamp())
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from collector.domain.model import Responsibility
@@ -53,6 +54,20 @@ def spans_of(incidents: Iterable[IncidentInput], now_ts: int) -> list[Span]:
         out.append(tuple.__new__(Span, (inc, start, max(start, end), clock,
                                         provider, affects and not provider)))
     return out
+
+
+_CLOCK = itemgetter(3)  # Span.clock
+
+
+def in_service(spans: list[Span], commissioned: int) -> list[Span]:
+    """issue 12: the spans as the service lived them: an incident over before
+    commissioning is none of the contract's business, and the restore clock of one
+    running at commissioning starts then (contract §3: the service starts that day)."""
+    # the common case, nothing to do, found at C speed (this runs for every report)
+    if not spans or min(map(_CLOCK, spans)) >= commissioned:
+        return spans
+    return [sp._replace(clock=max(sp.clock, commissioned)) for sp in spans
+            if sp.end > commissioned]
 
 
 class Sets(NamedTuple):
