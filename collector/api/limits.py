@@ -19,11 +19,11 @@ The limits live in `app.state.body_limits` (create_app), read once per request.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
 
-import anyio
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -80,23 +80,25 @@ async def read_body(scope: Scope, receive: Receive, limits: BodyLimits) -> bytes
         raise BodyRefused(413, f"body: over {limits.max_bytes} bytes (Content-Length {declared})")
     chunks: list[bytes] = []
     size = 0
-    deadline = anyio.current_time() + limits.total_timeout
-    while True:
-        wait = min(limits.chunk_timeout, deadline - anyio.current_time())
-        message: Message | None = None
-        with anyio.move_on_after(max(wait, 0)):
-            message = await receive()
-        if message is None:
-            raise BodyRefused(408, f"body: not received in time ({size} bytes in)")
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limits.max_bytes:  # chunked, or more than the Content-Length said
-            raise BodyRefused(413, f"body: over {limits.max_bytes} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.total_timeout
+    try:
+        # one timer for the whole body, pushed on at each chunk (never past the deadline)
+        async with asyncio.timeout_at(min(deadline, loop.time() + limits.chunk_timeout)) as timer:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limits.max_bytes:  # chunked, or more than the Content-Length said
+                    raise BodyRefused(413, f"body: over {limits.max_bytes} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                timer.reschedule(min(deadline, loop.time() + limits.chunk_timeout))
+    except TimeoutError:
+        raise BodyRefused(408, f"body: not received in time ({size} bytes in)") from None
 
 
 def _content_length(scope: Scope) -> int | None:
