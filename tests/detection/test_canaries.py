@@ -10,10 +10,7 @@ servers at the far end of a network namespace whose link the test cuts, or a can
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from collector.config import Config, load
 from collector.domain.detection import PingOutcome, isolated, isolated_service
@@ -21,10 +18,9 @@ from collector.services.detection import run_detection
 from collector.store import Database
 from collector.store.tables import incidents
 from tests.collector.server import config_text, write_config
-from tests.detection.netns import Netns, netns
+from tests.detection.netns import Netns
 from tests.detection.test_rules import at as rule_at
 from tests.detection.test_store import WEB1, at, make_config, rows, state
-from tests.helpers import need_binary, need_root
 
 
 def ping(answered: bool) -> PingOutcome:
@@ -45,12 +41,6 @@ def test_it_reads_the_canaries_key(tmp_path: Path) -> None:
     assert load(write_config(config_text(), tmp_path)).detection.canaries == ()
 
 
-@pytest.fixture
-def ns() -> Iterator[Netns]:
-    need_root()
-    need_binary("ip")
-    with netns() as n:
-        yield n
 
 
 def fleet(ns: Netns, canary: str) -> Config:

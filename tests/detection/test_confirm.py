@@ -7,17 +7,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from collector.config import Config, Server
 from collector.services.detection import Clock, run_detection
 from collector.store import Database
 from collector.store.tables import incidents
-from tests.detection.netns import Netns, netns
+from tests.detection.netns import Netns
 from tests.detection.test_store import WEB1, at, ingest, make_config, report, rows, state
-from tests.helpers import need_binary, need_root
 
 
 class FastClock(Clock):
@@ -65,12 +61,6 @@ def test_it_does_not_wait_when_nothing_is_pending(db: Database) -> None:
     assert rows(db, incidents) == []
 
 
-@pytest.fixture
-def ns() -> Iterator[Netns]:
-    need_root()
-    need_binary("ip")
-    with netns() as n:
-        yield n
 
 
 def test_a_cut_link_becomes_an_incident_within_the_timeout_plus_three_seconds(

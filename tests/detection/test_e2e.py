@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from collector.store.database import make_engine
 from collector.store.tables import incidents
-from tests.detection.netns import Netns, netns
-from tests.helpers import free_port, need_binary, need_root, wait_for_port, wait_until
+from tests.detection.netns import Netns
+from tests.helpers import free_port, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -32,12 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"Authorization": "Bearer admin-e2e"}
 
 
-@pytest.fixture
-def ns() -> Iterator[Netns]:
-    need_root()
-    need_binary("ip")
-    with netns() as n:
-        yield n
 
 
 def utc(text: str) -> dt.datetime:
