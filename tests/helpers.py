@@ -5,8 +5,10 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,3 +85,36 @@ def collector_process(config: Path, port: int) -> Iterator[subprocess.Popen[byte
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@contextmanager
+def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
+    """Completes TLS handshakes on 127.0.0.1 with `context` until the block ends; yields
+    the port. A client that refuses the certificate is what some tests want: ignored."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the accept timeout: look at `stop` again
+                continue
+            try:
+                conn.settimeout(2)
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

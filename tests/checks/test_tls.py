@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from agent.checks import tls
 from agent.checks.model import Status
 from agent.checks.tls import TlsSpec
+from tests.helpers import tls_listener
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -75,37 +72,6 @@ def _leaf(ca: tuple, tmp: Path, dns_name: str, days: float) -> ssl.SSLContext:
     return context
 
 
-@contextmanager
-def _tls_server(context: ssl.SSLContext) -> Iterator[int]:
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            try:
-                conn.settimeout(2)
-                with context.wrap_socket(conn, server_side=True):
-                    pass
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate: that is what some tests want
-            finally:
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
-
-
 def _check(
     ca: tuple,
     tmp: Path,
@@ -115,7 +81,7 @@ def _check(
     trusted: bool = True,
     host: str = "localhost",
 ) -> tls.Outcome:
-    with _tls_server(_leaf(ca, tmp, dns_name, days)) as port:
+    with tls_listener(_leaf(ca, tmp, dns_name, days)) as port:
         spec = TlsSpec(host=host, port=port, cafile=str(ca[2]) if trusted else None)
         return tls.run(spec, timeout=5)
 

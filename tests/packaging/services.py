@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.helpers import tls_listener
+
 BODY = b"vigie health: ok\n"
 
 
@@ -92,30 +94,8 @@ def tls_server(directory: Path, days: float = 90) -> Iterator[Tls]:
     ca_pem, cert, key = _certificates(directory, days)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield Tls(int(listener.getsockname()[1]), ca_pem, days)
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with tls_listener(context) as port:
+        yield Tls(port, ca_pem, days)
 
 
 @contextmanager
