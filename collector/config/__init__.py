@@ -5,6 +5,7 @@ from agent.secret import Secret
 from collector.config.model import (
     DEFAULT_AGENT_METRICS_PORT,
     Client,
+    Cluster,
     Config,
     Detection,
     Server,
@@ -14,5 +15,5 @@ from collector.config.model import (
 )
 from collector.config.parse import load
 
-__all__ = ["DEFAULT_AGENT_METRICS_PORT", "Client", "Config", "Detection", "Secret", "Server",
+__all__ = ["DEFAULT_AGENT_METRICS_PORT", "Client", "Cluster", "Config", "Detection", "Secret", "Server",
            "Service", "Smtp", "Webhook", "load"]

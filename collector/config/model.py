@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -47,6 +48,9 @@ class Service:
     slices: str = "complete"          # contract §5: "complete" (floor) or "started" (ceil)
     bandwidth_limit_mbps: float = DEFAULT_BANDWIDTH_LIMIT_MBPS
     bandwidth_sustain: float = 3600.0  # seconds above the limit before a throttling notice
+    # SPEC-2 §9: time Vigie could not observe counts as available (shown apart) or is
+    # removed from the base ("excluded")
+    unmonitored: str = "available"
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,19 @@ class Smtp:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """`[cluster]` (SPEC-2 §9, §11): this process's node and its heartbeat."""
+
+    node_id: str = field(default_factory=socket.gethostname)
+    heartbeat: float = 2.0            # seconds; a gap above 3 heartbeats is blind time
+
+    @property
+    def blind_gap(self) -> float:
+        """The longest silence between two heartbeats that is not blind time."""
+        return 3 * self.heartbeat
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     listen: str = "127.0.0.1:8480"
@@ -100,7 +117,8 @@ class Config:
     admin_token: Secret = field(default_factory=lambda: Secret(""))
     timezone: str = "Europe/Paris"
     public_url: str = ""
-    report_retention_days: int = 35
+    report_retention_days: int = 2     # raw bodies (SPEC-2 §9: default at most 2)
+    evidence_retention_days: int = 400  # the ledger, heartbeats: a contract year and more
     log_level: str = "INFO"
     # HTTP worker processes; the periodic jobs run in one of them (collector.jobs, leader)
     workers: int = 1
@@ -108,6 +126,7 @@ class Config:
     # line would cost more CPU than storing the report (bench/ingest.py)
     access_log: bool = False
     detection: Detection = Detection()
+    cluster: Cluster = Cluster()
     services: tuple[Service, ...] = ()
     servers: tuple[Server, ...] = ()
     clients: tuple[Client, ...] = ()

@@ -36,6 +36,7 @@ from agent.tomlconf import (
 from collector.config.model import (
     DEFAULT_AGENT_METRICS_PORT,
     Client,
+    Cluster,
     Config,
     Detection,
     Server,
@@ -114,6 +115,11 @@ def _canaries(v: list[Any]) -> str | None:
     return None if good else "not a list of at most 16 addresses"
 
 
+def _node_id(v: str) -> str | None:
+    good = 0 < len(v) <= 64 and v.isprintable() and not v.isspace()
+    return None if good else "not a name of 1 to 64 printable characters"
+
+
 def _optional_listen(v: str) -> str | None:
     return _listen(v) if v else None
 
@@ -125,6 +131,7 @@ TOP_KEYS = (
     Key("timezone", str, check=_zone),
     Key("public_url", str, convert=lambda url: url.rstrip("/")),
     Key("report_retention_days", int, check=positive),
+    Key("evidence_retention_days", int, check=positive),
     Key("log_level", str, check=one_of("DEBUG", "INFO", "WARNING", "ERROR")),
     Key("workers", int, check=_workers),
     Key("access_log", bool),
@@ -139,6 +146,10 @@ DETECTION_KEYS = (
     Key("confirmations", int, check=positive),
     Key("reopen_window", float),
     Key("group_window", float),
+)
+CLUSTER_KEYS = (
+    Key("node_id", str, check=_node_id),
+    Key("heartbeat", float, check=positive),
 )
 SERVICE_KEYS = (
     ID,
@@ -155,6 +166,7 @@ SERVICE_KEYS = (
     Key("slices", str, check=one_of("complete", "started")),
     Key("bandwidth_limit_mbps", float, check=positive),
     Key("bandwidth_sustain", float, check=positive),
+    Key("unmonitored", str, check=one_of("available", "excluded")),
 )
 SERVER_KEYS = (  # and `token` or `token_file`, required with an agent
     ID,
@@ -200,6 +212,7 @@ def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
     values = top.values(TOP_KEYS, Config)
     admin = top.secret("admin_token")
     detection = Detection(**_read(top.table("detection"), Detection, DETECTION_KEYS))
+    cluster = Cluster(**_read(top.table("cluster"), Cluster, CLUSTER_KEYS))
     services = tuple(_service(t, i, values["timezone"]) for i, t in enumerate(top.tables("services")))
     servers = tuple(_server(t, i) for i, t in enumerate(top.tables("servers")))
     clients = tuple(_client(t, i) for i, t in enumerate(top.tables("clients")))
@@ -216,6 +229,7 @@ def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
     if problems:
         raise ConfigError(path, [str(p) for p in problems])
     return Config(path=path, admin_token=admin or Secret(""), detection=detection,
+                  cluster=cluster,
                   services=services, servers=servers, clients=clients, webhooks=webhooks,
                   smtp=smtp, **values)
 

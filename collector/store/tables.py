@@ -198,3 +198,36 @@ notices = Table(
     Column("data", JSON, nullable=False, default=dict),
     UniqueConstraint("service_id", "kind", "key"),
 )
+
+# SPEC-2 §9, §11: one row per stretch of one collector process's heartbeats; `last_at` is
+# pushed on every `[cluster] heartbeat` seconds. A silence above 3 heartbeats in every
+# node's rows is collector blind time (store/heartbeats.py), kept as long as the evidence.
+collector_heartbeats = Table(
+    "collector_heartbeats", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("node_id", String(64), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(32), nullable=False, default=""),
+    Column("address", String(255), nullable=False, default=""),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Index("ix_collector_heartbeats_last_at", "last_at"),
+    Index("ix_collector_heartbeats_node_id_last_at", "node_id", "last_at"),
+)
+
+# SPEC-2 §9 the evidence ledger (store/evidence.py): runs of consecutive evidence that a
+# server was available, one row per run, not per report. A run of `source` ("report": agent
+# reports that prove availability; "ping": answered pings of the collector) proves
+# [first_at, last_at + gap) with `count` pieces of evidence in it.
+evidence_runs = Table(
+    "evidence_runs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("server_id", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("gap", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_evidence_runs_server_id_source_last_at", "server_id", "source", "last_at"),
+    Index("ix_evidence_runs_last_at", "last_at"),
+)
