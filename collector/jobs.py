@@ -23,8 +23,9 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from agent import __version__
 from collector.config import Config
-from collector.store import Database
+from collector.store import Database, DatabaseError, heartbeats
 from collector.store.leadership import ELECTION_EVERY, Leadership, leadership_for
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,35 @@ def guarded(name: str, func: JobFunction, db: Database, config: Config,
         except Exception:
             logger.exception("job %s failed", name)
     return run
+
+
+class Heartbeat:
+    """Run by the scheduler of every collector process, leader or not (SPEC-2 §9, §11): it
+    pushes this process's stretch of heartbeats on, so that the time some process watched
+    is known, and the rest is collector blind time. A beat that cannot reach the database
+    is logged; the next one after a silence above 3 heartbeats starts a new stretch."""
+
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db, self.config = db, config
+        self.stretch: int | None = None
+        self.failing = False
+
+    def run(self) -> None:
+        cluster = self.config.cluster
+        try:
+            with self.db.write() as conn:
+                self.stretch = heartbeats.beat(
+                    conn, self.stretch, node_id=cluster.node_id, pid=os.getpid(),
+                    version=__version__, address=self.config.public_url or self.config.listen,
+                    now=dt.datetime.now(dt.UTC), gap=dt.timedelta(seconds=cluster.blind_gap))
+        except DatabaseError as exc:
+            if not self.failing:
+                logger.error("heartbeat not recorded: %s", exc)
+            self.failing = True
+        else:
+            if self.failing:
+                logger.info("heartbeat recorded again")
+            self.failing = False
 
 
 class Election:
@@ -112,6 +142,10 @@ def start(db: Database, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
         "max_instances": 1,   # a slow run is never overlapped by the next
         "coalesce": True,     # runs missed while busy collapse into one
     })
+    heartbeat = Heartbeat(db, config)
+    heartbeat.run()  # at once: the restart ends a blind window now, not a heartbeat later
+    scheduler.add_job(heartbeat.run, "interval", seconds=config.cluster.heartbeat,
+                      id="heartbeat", name="heartbeat", misfire_grace_time=1)
     election = Election(scheduler, leadership_for(db), resolved, db, config, objects or {})
     election.run()  # at once: a lone collector runs its jobs from the start
     scheduler.add_job(election.run, "interval", seconds=election_every, id="leader-election",
