@@ -231,3 +231,18 @@ evidence_runs = Table(
     Index("ix_evidence_runs_server_id_source_last_at", "server_id", "source", "last_at"),
     Index("ix_evidence_runs_last_at", "last_at"),
 )
+
+# SPEC-2 §12: every change of incidents, maintenances, statements, inventory and tokens,
+# one row written in the transaction of the change (store/audit.py).
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),   # operator:<id>, client:<id>, vigie, ...
+    Column("object", String(100), nullable=False),  # incident:4, maintenance:2, ...
+    Column("action", String(32), nullable=False),
+    Column("changes", JSON, nullable=False, default=dict),  # {field: [old, new]}
+    Column("reason", Text),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_object", "object"),
+)
