@@ -17,6 +17,7 @@ from agent import tomlfile
 from agent.errors import ConfigError
 from agent.secret import Secret
 from agent.tomlconf import (
+    Check,
     Key,
     Problem,
     Table,
@@ -27,6 +28,7 @@ from agent.tomlconf import (
     host_port,
     http_url,
     is_host,
+    list_of,
     non_empty,
     positive,
     private_file_problem,
@@ -39,10 +41,29 @@ DEFAULT_SPOOL_BYTES = 52_428_800
 
 @dataclass(frozen=True)
 class CollectorConfig:
-    url: str
+    """`urls`: the collectors in the order they are tried (SPEC-2 §11); one for `url`."""
+
+    urls: tuple[str, ...]
     token: Secret
     timeout: float = 5.0
     verify_tls: bool = True
+    # SPEC-2 §12: the CA that signed the collector's certificate (default: the system's),
+    # and this agent's client certificate (its common name is the server_id) and key
+    ca_file: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
+
+    @property
+    def client_cert(self) -> tuple[str, str] | None:
+        """(certificate, key) for requests' `cert`, or None without a client certificate."""
+        if self.client_cert_file and self.client_key_file:
+            return (self.client_cert_file, self.client_key_file)
+        return None
+
+    @property
+    def url(self) -> str:
+        """The first collector: the one a single-`url` configuration names."""
+        return self.urls[0]
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,41 @@ class AgentConfig:
     checks: tuple[Any, ...] = ()  # agent.checks.CheckConfig, read by agent.checks
 
 
+def at_most_items(high: int) -> Check:
+    return lambda value: None if len(value) <= high else f"at most {high} URLs"
+
+
+def _readable_file(path: str) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+
+
+def _collector_urls(table: Table) -> tuple[str, ...]:
+    """`url` or `urls` (SPEC-2 §11), exactly one of them; a URL listed twice is refused
+    (the agent would try a dead collector twice in a row)."""
+    given = [name for name in ("url", "urls") if table.has(name)]
+    if len(given) != 1:
+        if given or not table.quiet:  # a missing [collector] is one problem, said already
+            table.problem("url", "give url or urls, not both" if given
+                          else "missing (give url or urls)")
+        for name in given:
+            table.seen.add(name)
+        return ()
+    if given == ["url"]:
+        url = table.read(URL)
+        return (url,) if url else ()
+    urls: tuple[str, ...] = table.read(URLS) or ()
+    if len(set(urls)) != len(urls):
+        table.problem("urls", f"a URL is listed twice (got {list(urls)!r})")
+        return ()
+    return urls
+
+
 def _listen(value: str) -> str | None:
     return None if value == "" else address(value)
 
@@ -93,10 +149,16 @@ TOP_KEYS = (
     # the collector refuses a report whose interval is above an hour (docs/report-format.md)
     Key("interval", float, 10.0, all_of(positive, at_most(MAX_INTERVAL))),
 )
-COLLECTOR_KEYS = (  # and `token` or `token_file`
-    Key("url", str, check=http_url, convert=lambda url: url.rstrip("/")),
+MAX_URLS = 16  # collectors an agent may list: a cluster, not a directory
+URL = Key("url", str, check=http_url, convert=lambda url: url.rstrip("/"))
+URLS = Key("urls", list, check=all_of(list_of(str, http_url), at_most_items(MAX_URLS)),
+           convert=lambda urls: tuple(url.rstrip("/") for url in urls))
+COLLECTOR_KEYS = (  # and `url` or `urls`, `token` or `token_file`
     Key("timeout", float, check=positive),
     Key("verify_tls", bool),
+    Key("ca_file", str, check=_readable_file),
+    Key("client_cert_file", str, check=_readable_file),
+    Key("client_key_file", str, check=_readable_file),
 )
 LISTEN = Key("listen", str, DEFAULT_LISTEN, _listen)
 SPOOL_KEYS = (Key("path", str, check=non_empty), Key("max_bytes", int, check=at_least(1)))
@@ -130,8 +192,12 @@ def parse_config(raw: dict[str, Any], path: str, *, mode: int | None = None) -> 
     top = Table(raw, "", problems)
     values = top.values(TOP_KEYS, server_id=socket.gethostname())
     collector = top.table("collector", required=True)
-    collector_config = CollectorConfig(**collector.values(COLLECTOR_KEYS, CollectorConfig),
+    collector_config = CollectorConfig(urls=_collector_urls(collector),
+                                       **collector.values(COLLECTOR_KEYS, CollectorConfig),
                                        token=collector.secret("token") or Secret(""))
+    if bool(collector_config.client_cert_file) != bool(collector_config.client_key_file):
+        missing = "client_key_file" if collector_config.client_cert_file else "client_cert_file"
+        collector.problem(missing, "missing (a client certificate needs both its files)")
     metrics = top.table("metrics")
     listen = metrics.read(LISTEN)
     spool = top.table("spool")

@@ -61,8 +61,9 @@ class Agent:
 
         c = self.config
         self.spool = Spool(c.spool.path, c.spool.max_bytes)
-        self.sender = Sender(c.collector.url, c.collector.token.reveal(), c.collector.timeout,
-                             c.collector.verify_tls)
+        self.sender = Sender(c.collector.urls, c.collector.token.reveal(), c.collector.timeout,
+                             c.collector.verify_tls, ca_file=c.collector.ca_file,
+                             client_cert=c.collector.client_cert)
         if len(self.spool):
             logger.info("%d report(s) left in the spool from a previous run", len(self.spool))
 

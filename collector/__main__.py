@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     period.add_argument("--year", dest="period", metavar="YEAR", type=_year,
                         help="contract year N (1 = from commissioning)")
     sla.add_argument("--format", choices=("json", "csv", "html"), default="json")
+    sub.add_parser("prune", help="apply the retentions now and print what was removed")
     return parser
 
 
@@ -105,7 +106,25 @@ def run(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log_level)
     if args.command == "serve":
         return serve(config)
+    if args.command == "prune":
+        return prune(config)
     return sla(config, args)
+
+
+def prune(config: Config) -> int:
+    """SPEC-2 §9: the periodic job's retention and compaction, now; one line per kind."""
+    from collector.services.prune import run_prune
+
+    db = open_store(config)
+    if db is None:
+        return EXIT_CONFIG
+    try:
+        pruned = run_prune(db, config, dt.datetime.now(dt.UTC))
+    finally:
+        db.dispose()
+    for line in pruned.lines():
+        print(line)
+    return 0
 
 
 def open_store(config: Config) -> Database | None:
@@ -129,6 +148,8 @@ def open_store(config: Config) -> Database | None:
 def serve(config: Config) -> int:
     import uvicorn
 
+    from collector.api.tls import uvicorn_options
+
     db = open_store(config)  # migrated once, here, before any worker starts
     if db is None:
         return EXIT_CONFIG
@@ -136,14 +157,17 @@ def serve(config: Config) -> int:
     # that was in place before it ran: make that one a no-op so a clean stop exits 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    logger.info("collector listening on %s (database %s, %d worker%s)", config.listen,
+    logger.info("collector listening on %s%s (database %s, %d worker%s)", config.listen,
+                " with TLS" if config.tls else "",
                 db.url, config.workers,
                 "s" if config.workers > 1 else "")
     options: dict[str, Any] = {
-        "host": config.host, "port": config.port, "loop": "uvloop", "http": "httptools",
+        "host": config.host, "port": config.port, "loop": "uvloop",
         "log_config": None, "access_log": config.access_log, "proxy_headers": False,
-        "server_header": False, "lifespan": "on"}
-    signal.signal(signal.SIGHUP, _keep_running_on_hup)
+        "server_header": False, "lifespan": "on",
+        # SPEC-2 §12 [tls]: HTTPS, agents' client certificates (collector/api/tls.py)
+        **uvicorn_options(config.tls, "httptools")}
+    signal.signal(signal.SIGHUP, lambda *_: _reload_in_thread(db, config.path))
     if config.workers == 1:
         from collector.api.app import create_app
 
@@ -151,30 +175,35 @@ def serve(config: Config) -> int:
     else:
         # each worker builds its app from the file (app_from_env); the periodic jobs run
         # in one of them (collector.jobs: leader election)
-        db.dispose()
         os.environ[CONFIG_ENV] = os.path.abspath(config.path)
-        _serve_workers(uvicorn.Config("collector.__main__:app_from_env", factory=True,
+        _serve_workers(db, config.path, uvicorn.Config("collector.__main__:app_from_env", factory=True,
                                       workers=config.workers, **options))
     db.dispose()
     return 0
 
 
-HUP_IGNORED = ("SIGHUP received: the configuration is read at start only, so the running one "
-               "is kept; restart vigie-collector to apply a changed file")
+def _reload_in_thread(db: Database, path: str) -> None:
+    """SIGHUP (SPEC-2 §15, `systemctl reload`): the file's inventory re-read in a thread
+    (not in the signal handler, which runs between two bytecodes of the event loop). The
+    database's version moves; every worker and node reloads within a second."""
+    import threading
+
+    from collector.services.inventory import reload_file
+
+    threading.Thread(target=reload_file, args=(db, path), name="sighup-reload",
+                     daemon=True).start()
 
 
-def _keep_running_on_hup(*_: object) -> None:
-    logger.warning(HUP_IGNORED)
-
-
-def _serve_workers(options: Any) -> None:
+def _serve_workers(db: Database, path: str, options: Any) -> None:
     """uvicorn.run's multi-process path, except SIGHUP: uvicorn's supervisor would restart
-    every worker on the file as it is now, unchecked, where a bad edit stops them all."""
+    every worker on the file as it is now, unchecked, where a bad edit stops them all; here
+    the supervisor checks the file and loads its inventory into the database, which the
+    workers follow (collector.services.inventory_holder)."""
     from uvicorn.supervisors import Multiprocess
 
     class Supervisor(Multiprocess):
         def handle_hup(self) -> None:
-            _keep_running_on_hup()
+            _reload_in_thread(db, path)
 
     sock = options.bind_socket()
     Supervisor(options, sockets=[sock]).run()

@@ -3,32 +3,45 @@
 A job is data (`JobSpec`): a "module:function" called as `function(db, config, now)`
 every `every(config)` seconds. Add one by appending to `JOBS`.
 
-With several worker processes (`workers` > 1) every process starts a scheduler, and the
-jobs run in exactly one of them, the leader: the holder of an exclusive lock (`flock` on
-`<database>-jobs.lock` for SQLite, a PostgreSQL advisory lock held by a dedicated
-connection). The others try to take the lock every `ELECTION_EVERY` seconds, so the jobs
-go on within seconds when the leading process dies (the kernel or the database drops its
-lock with it).
+Every process of every node runs a scheduler: the heartbeat runs in all of them, the jobs
+in exactly one, the leader (collector.store.leadership): the holder of a `flock` beside a
+SQLite database, or of the lease row of `cluster_leader` on PostgreSQL (SPEC-2 §11). A
+follower tries to take it every `renew_every` seconds, so the jobs go on within seconds
+when the leader dies; a leader that cannot renew its lease stops its jobs at the lease's
+deadline, before another can take it, and its jobs write through a `FencedDatabase`, so a
+run still going cannot write after the hand-over (docs/cluster.md).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent import __version__
 from collector.config import Config
-from collector.store import Database, DatabaseError, heartbeats
-from collector.store.leadership import ELECTION_EVERY, Leadership, leadership_for
+from collector.store import Database, DatabaseError, heartbeats, is_unavailable
+from collector.store.leadership import (
+    FencedDatabase,
+    Leadership,
+    LeadershipLost,
+    leadership_for,
+)
 
 logger = logging.getLogger(__name__)
+
+INVENTORY_EVERY = 1.0  # seconds: how often every process looks for an inventory change
+FIRST_AT_ONCE = 60.0  # seconds: a job at least this frequent runs as soon as a leader starts
 
 JobFunction = Callable[[Database, Config, dt.datetime], Any]
 
@@ -46,9 +59,10 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("detection", "collector.services.detection:run_detection",
             lambda c: c.detection.check_every, uses=(("detection_errors", "errors"), ("detection_clock", "clock"))),
     JobSpec("deliveries", "collector.notify.dispatcher:run_due", lambda c: 2.0),
-    JobSpec("prune-reports", "collector.services.ingest:prune_reports", lambda c: 3600.0),
+    JobSpec("prune-reports", "collector.services.prune:run_prune", lambda c: 3600.0),
     JobSpec("sla-budget", "collector.services.notices:run_budget", lambda c: 300.0),
     JobSpec("bandwidth", "collector.services.notices:run_bandwidth", lambda c: 60.0),
+    JobSpec("escalation", "collector.services.escalation:run_escalation", lambda c: 30.0),
 )
 
 
@@ -59,14 +73,27 @@ def resolve(spec: JobSpec) -> JobFunction:
     return func
 
 
-def guarded(name: str, func: JobFunction, db: Database, config: Config,
+def guarded(name: str, func: JobFunction, db: Database, config: Config | Callable[[], Config],
             kwargs: Mapping[str, Any] | None = None) -> Callable[[], None]:
-    """The job boundary: a failing run is logged and the next run happens as planned."""
+    """The job boundary: a failing run is logged and the next run happens as planned. The
+    end of the first run is logged (with the time: bench/failover.py reads it). `config`
+    may be a function: the current inventory read at each run (SPEC-2 §15)."""
+    first = [True]
+    current = config if callable(config) else (lambda: config)
+
     def run() -> None:
         try:
-            func(db, config, dt.datetime.now(dt.UTC), **(kwargs or {}))
-        except Exception:
-            logger.exception("job %s failed", name)
+            func(db, current(), dt.datetime.now(dt.UTC), **(kwargs or {}))
+        except Exception as exc:
+            if is_unavailable(exc) or isinstance(exc, LeadershipLost):
+                # the database logs an outage once, the election a lost lease: a traceback
+                # per job and per run would bury them
+                logger.debug("job %s skipped: %s", name, exc)
+            else:
+                logger.exception("job %s failed", name)
+        if first[0]:
+            first[0] = False
+            logger.info("job %s: first run done (at %.3f)", name, time.time())
     return run
 
 
@@ -100,43 +127,94 @@ class Heartbeat:
 
 
 class Election:
-    """Run by the scheduler: schedules the jobs when this process becomes the leader and
-    removes them if it stops being one."""
+    """Run by the scheduler every `leadership.renew_every` s: takes or renews the
+    leadership, schedules the jobs when this process becomes the leader and removes them
+    when it stops being one. A watchdog removes them at the lease's own deadline even if
+    this run is stuck on a dead connection (collector.store.leadership, docs/cluster.md)."""
 
     def __init__(self, scheduler: BackgroundScheduler, leadership: Leadership,
                  jobs: list[tuple[JobSpec, JobFunction]], db: Database, config: Config,
-                 objects: Mapping[str, Any]) -> None:
+                 objects: Mapping[str, Any],
+                 current: Callable[[], Config] | None = None) -> None:
         self.scheduler, self.leadership, self.jobs = scheduler, leadership, jobs
-        self.db, self.config, self.objects = db, config, objects
+        self.config, self.objects = config, objects
+        self.current = current   # the live inventory, read at each run (SPEC-2 §15)
+        self.db = FencedDatabase(db, leadership)   # what the jobs write through
         self.leading = False
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._stopped = False
+        self._watchdog = threading.Thread(target=self._watch, name="leadership-watchdog",
+                                          daemon=True)
+        self._watchdog.start()
 
     def run(self) -> None:
         held = self.leadership.acquire()
-        if held and not self.leading:
-            logger.info("this process leads: it runs the periodic jobs (pid %d)", os.getpid())
-            for spec, func in self.jobs:
-                seconds = spec.every(self.config)
-                kwargs = {param: self.objects[name] for name, param in spec.uses
-                          if name in self.objects}
-                self.scheduler.add_job(guarded(spec.name, func, self.db, self.config, kwargs),
-                                       "interval", seconds=seconds, id=spec.name,
-                                       name=spec.name, misfire_grace_time=max(1, int(seconds)))
-                logger.info("job %s every %s s", spec.name, seconds)
-        elif self.leading and not held:
-            logger.warning("job leadership lost: the periodic jobs stop in this process")
-            for spec, _ in self.jobs:
+        with self._lock:
+            if self._stopped:
+                return
+            if held and not self.leading:
+                self._lead()
+            elif self.leading and not held:
+                self._step_down("job leadership lost")
+            self._wake.notify()   # the deadline moved
+
+    def _lead(self) -> None:
+        self.leading = True
+        logger.info("this process leads: it runs the periodic jobs (node %s, pid %d, "
+                    "term %d, at %.3f)", self.config.cluster.node_id, os.getpid(),
+                    self.leadership.term, time.time())
+        now = dt.datetime.now(dt.UTC)
+        for spec, func in self.jobs:
+            seconds = spec.every(self.config)
+            kwargs = {param: self.objects[name] for name, param in spec.uses
+                      if name in self.objects}
+            # a frequent job runs at once: the new leader takes over where the old one was
+            first = now if seconds <= FIRST_AT_ONCE else None
+            self.scheduler.add_job(guarded(spec.name, func, self.db, self.current or self.config,
+                                           kwargs),
+                                   "interval", seconds=seconds, id=spec.name, name=spec.name,
+                                   misfire_grace_time=max(1, int(seconds)),
+                                   replace_existing=True,
+                                   **({"next_run_time": first} if first else {}))
+            logger.info("job %s every %s s", spec.name, seconds)
+
+    def _step_down(self, why: str) -> None:
+        """No run of a job starts after this; a running one can no longer write (fence)."""
+        self.leading = False
+        for spec, _ in self.jobs:
+            with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(spec.name)
-        self.leading = held
+        logger.warning("%s: the periodic jobs stop in this process (node %s, pid %d, term %d, "
+                       "at %.3f)", why, self.config.cluster.node_id, os.getpid(),
+                       self.leadership.term, time.time())
+
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._stopped:
+                deadline = self.leadership.deadline() if self.leading else None
+                if deadline is None:
+                    self._wake.wait()
+                elif time.monotonic() >= deadline:
+                    self._step_down("job leadership lease not renewed in time")
+                else:
+                    self._wake.wait(deadline - time.monotonic())
 
     def stop(self, _: SchedulerEvent | None = None) -> None:
+        with self._lock:
+            self._stopped = True
+            self._wake.notify()
         self.leadership.release()
 
 
 def start(db: Database, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
-          election_every: float = ELECTION_EVERY,
-          objects: Mapping[str, Any] | None = None) -> BackgroundScheduler:
+          election_every: float | None = None,
+          objects: Mapping[str, Any] | None = None,
+          inventory: Any | None = None) -> BackgroundScheduler:
     """Schedule the election; the leader runs `jobs`, each given the app's `objects` it
-    `uses` (e.g. the detection error counts the metrics page shows)."""
+    `uses` (e.g. the detection error counts the metrics page shows). With `inventory` (an
+    InventoryHolder), every process looks at its version every second and the jobs run on
+    its current configuration (SPEC-2 §15)."""
     resolved = [(spec, resolve(spec)) for spec in jobs]
     scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
         "max_instances": 1,   # a slow run is never overlapped by the next
@@ -146,10 +224,16 @@ def start(db: Database, config: Config, jobs: Iterable[JobSpec] = JOBS, *,
     heartbeat.run()  # at once: the restart ends a blind window now, not a heartbeat later
     scheduler.add_job(heartbeat.run, "interval", seconds=config.cluster.heartbeat,
                       id="heartbeat", name="heartbeat", misfire_grace_time=1)
-    election = Election(scheduler, leadership_for(db), resolved, db, config, objects or {})
+    if inventory is not None:
+        scheduler.add_job(inventory.run, "interval", seconds=INVENTORY_EVERY,
+                          id="inventory", name="inventory", misfire_grace_time=1)
+    leadership = leadership_for(db, config.cluster.node_id)
+    election = Election(scheduler, leadership, resolved, db, config, objects or {},
+                        (lambda: inventory.config) if inventory is not None else None)
+    every = election_every or leadership.renew_every
     election.run()  # at once: a lone collector runs its jobs from the start
-    scheduler.add_job(election.run, "interval", seconds=election_every, id="leader-election",
-                      name="leader-election", misfire_grace_time=max(1, int(election_every)))
+    scheduler.add_job(election.run, "interval", seconds=every, id="leader-election",
+                      name="leader-election", misfire_grace_time=max(1, int(every)))
     scheduler.add_listener(election.stop, EVENT_SCHEDULER_SHUTDOWN)
     scheduler.start()
     return scheduler

@@ -12,9 +12,12 @@ the store in one read transaction per scrape (it never takes SQLite's write lock
   outbox's rows, so they hold across restarts.
 - `vigie_alertmanager_alerts_total{outcome}`, `vigie_reports_received_total`,
   `vigie_reports_duplicate_total`, `vigie_detection_errors_total{server}`,
-  `vigie_ping_errors_total{reason}`: counters of this process (every outcome always present,
+  `vigie_ping_errors_total{reason}`, `vigie_auth_failures_total` (bad tokens refused,
+  SPEC-2 §12): counters of this process (every outcome always present,
   so rate() sees the first).
 - `vigie_collector_database_up`: 0 when the scrape could not read the database.
+- `vigie_cluster_leader{node}` (1 for the leader, 0 for every other known node),
+  `vigie_cluster_nodes` (nodes with a fresh heartbeat): SPEC-2 §11, services/cluster.py.
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from prometheus_client.registry import Collector
 from collector.config import Config
 from collector.domain.detection import PING_ERROR_REASONS
 from collector.domain.model import ServerStatus, Severity
+from collector.services import cluster as cluster_service
+from collector.services import observations as observation_service
 from collector.services import sla as sla_service
 from collector.services.alertmanager import AlertCounts, Outcome
 from collector.services.detection import DetectionErrors
@@ -41,7 +46,8 @@ from collector.store import server_state as state_store
 
 logger = logging.getLogger(__name__)
 
-UP_STATUSES = frozenset({ServerStatus.UP.value, ServerStatus.AGENT_LOST.value})
+UP_STATUSES = frozenset({ServerStatus.UP.value, ServerStatus.AGENT_LOST.value,
+                         ServerStatus.PARTIAL.value})  # SPEC-2 §10: not unavailability
 BITS_PER_MEGABIT = 1_000_000   # contract §7 speaks of Mbps: decimal megabits
 
 
@@ -61,6 +67,17 @@ class ReportCounts:
                 self.duplicates += 1
 
 
+class AuthFailureCount:
+    """Bad tokens refused since the process started (collector.api.throttle counts them
+    from the event loop; a scrape reads the figure from another thread)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def count(self) -> None:
+        self.total += 1
+
+
 class StoreCollector(Collector):
     """A prometheus-client Collector over the store and the process's counters."""
 
@@ -70,6 +87,7 @@ class StoreCollector(Collector):
         self.db, self.config, self.reports, self.alerts = db, config, reports, alerts
         self.detection_errors = detection_errors
         self.clock = clock
+        self.auth_failures: AuthFailureCount | None = None
 
     def collect(self) -> Iterator[Metric]:
         store_up = GaugeMetricFamily("vigie_collector_database_up",
@@ -91,7 +109,8 @@ class StoreCollector(Collector):
     def _from_store(self, conn: Conn) -> list[Metric]:
         figures = sla_service.month_figures(conn, self.config, self.clock())
         return [server_up(conn, self.config), incidents_open(conn), *sla_families(figures),
-                *deliveries(conn)]
+                *probe_families(conn, self.config, self.clock()),
+                *deliveries(conn), *cluster_families(conn, self.config, self.clock())]
 
     def _counters(self) -> Iterator[Metric]:
         alerts = CounterMetricFamily("vigie_alertmanager_alerts",
@@ -125,6 +144,12 @@ class StoreCollector(Collector):
         for reason in PING_ERROR_REASONS:  # every reason present, so rate() sees the first
             pings.add_metric([reason], unsent.get(reason, 0))
         yield pings
+        if self.auth_failures is not None:
+            failures = CounterMetricFamily("vigie_auth_failures",
+                                           "bad tokens refused (401), every route; 20 a "
+                                           "minute from one address are answered 429")
+            failures.add_metric([], self.auth_failures.total)
+            yield failures
 
 
 def server_up(conn: Conn, config: Config) -> Metric:
@@ -137,6 +162,34 @@ def server_up(conn: Conn, config: Config) -> Metric:
         family.add_metric([server.id, server.service],
                           1 if state is not None and state.status in UP_STATUSES else 0)
     return family
+
+
+def probe_families(conn: Conn, config: Config, now: dt.datetime) -> list[Metric]:
+    """SPEC-2 §10: each probe live or not, its clock skew, and each server's view from each
+    vantage point that has one (1 up, 0 down; none while unknown)."""
+    if not config.probes:
+        return []
+    up = GaugeMetricFamily("vigie_probe_up", "1 while the probe reports (it counts in the "
+                           "quorum), else 0", labels=["probe", "location"])
+    skew = GaugeMetricFamily("vigie_probe_clock_skew_seconds",
+                             "the probe's clock minus the collector's at its last batch; "
+                             "beyond 5 s its observations are placed at receive time",
+                             labels=["probe"])
+    statuses = observation_service.probe_status_of(conn)
+    live = observation_service.live_probes(config, statuses, now)
+    for probe in config.probes:
+        up.add_metric([probe.id, probe.location], 1 if probe.id in live else 0)
+        if probe.id in statuses:
+            skew.add_metric([probe.id], statuses[probe.id].skew_seconds)
+    vantage = GaugeMetricFamily("vigie_vantage_up", "1 if the vantage point sees the server "
+                                "up, 0 if it sees it fail", labels=["server", "vantage"])
+    states = {k: v.status for k, v in state_store.server_states(conn).items()}
+    votes = observation_service.vantage_of(conn, config, config.servers, states, now)
+    for server_id, by in votes.items():
+        for name, vote in by.items():
+            if vote.value != "unknown":
+                vantage.add_metric([server_id, name], 1 if vote.value == "up" else 0)
+    return [up, skew, vantage]
 
 
 def incidents_open(conn: Conn) -> Metric:
@@ -175,6 +228,20 @@ def deliveries(conn: Conn) -> list[Metric]:
     return [total, waiting]
 
 
+def cluster_families(conn: Conn, config: Config, now: dt.datetime) -> list[Metric]:
+    """SPEC-2 §11: which node leads (1 or 0, every node known), how many are running."""
+    leader = GaugeMetricFamily("vigie_cluster_leader",
+                               "1 for the node that runs the periodic jobs, else 0",
+                               labels=["node"])
+    known = cluster_service.nodes(conn, config, now)
+    for node in known:
+        leader.add_metric([node.id], 1 if node.leader else 0)
+    running = GaugeMetricFamily("vigie_cluster_nodes",
+                                "collector nodes with a fresh heartbeat (within 3 heartbeats)")
+    running.add_metric([], sum(1 for node in known if node.fresh))
+    return [leader, running]
+
+
 def bandwidth_limits(config: Config) -> Metric:
     family = GaugeMetricFamily("vigie_service_bandwidth_limit_bits_per_second",
                                "the service's contractual bandwidth limit, in bits/s",
@@ -196,10 +263,12 @@ class CollectorMetrics:
     def __init__(self, db: Database, config: Config, alerts: AlertCounts,
                  detection_errors: DetectionErrors, max_age: float = 1.0) -> None:
         self.reports = ReportCounts()
+        self.auth_failures = AuthFailureCount()
         self.alerts = alerts
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(db, config, self.reports, alerts,
-                                              detection_errors))
+        store = StoreCollector(db, config, self.reports, alerts, detection_errors)
+        store.auth_failures = self.auth_failures
+        self.registry.register(store)
         self.max_age = max_age
         self._lock = threading.Lock()
         self._page, self._page_at = b"", -math.inf

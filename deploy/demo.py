@@ -70,6 +70,27 @@ metrics_address = "{AGENT_METRICS[0]}:{AGENT_METRICS[1]}"
 [[clients]]
 id = "demo"
 token = "{tokens['client']}"
+
+# SPEC-2 §10: a probe next to the agent plays a second site (docs/probes.md); unprivileged,
+# its pings may not leave, so it also opens the collector's port on each target
+[[probes]]
+id = "demo-probe"
+location = "this machine"
+token = "{tokens['probe']}"
+ports = [{COLLECTOR[1]}]
+"""
+
+
+def probe_config(tokens: dict[str, str]) -> str:
+    return f"""probe_id = "demo-probe"
+interval = 5
+
+[collector]
+url = "http://{COLLECTOR[0]}:{COLLECTOR[1]}"
+token = "{tokens['probe']}"
+
+[spool]
+path = "{VAR / 'probe' / 'spool'}"
 """
 
 
@@ -172,6 +193,7 @@ Vigie demo is running (Ctrl-C stops both).
   OpenAPI         {base}/openapi.json
   collector metrics  {base}/metrics
   agent metrics      http://{AGENT_METRICS[0]}:{AGENT_METRICS[1]}/metrics
+  probe (a second vantage point): `vantage` in the servers' JSON, vigie_probe_up
 
   client token (read-only): {tokens['client']}
   configuration and logs:   {VAR}/
@@ -185,10 +207,11 @@ def main() -> int:
             return 1
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "spool").mkdir(exist_ok=True)
-    tokens = {k: secrets.token_urlsafe(24) for k in ("admin", "agent", "client")}
+    tokens = {k: secrets.token_urlsafe(24) for k in ("admin", "agent", "client", "probe")}
     host = server_id()
     write_private(VAR / "collector.toml", collector_config(tokens, host))
     write_private(VAR / "agent.toml", agent_config(tokens, host))
+    write_private(VAR / "probe.toml", probe_config(tokens))
     procs = [start(["collector", "--config", str(VAR / "collector.toml"), "serve"],
                    VAR / "collector.log")]
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo like Ctrl-C does
@@ -198,6 +221,7 @@ def main() -> int:
         procs.append(start(["agent", "--config", str(VAR / "agent.toml")], VAR / "agent.log"))
         metrics = f"http://{AGENT_METRICS[0]}:{AGENT_METRICS[1]}/metrics"
         wait_for("the agent", lambda: answers(metrics) is not None, procs)
+        procs.append(start(["probe", "--config", str(VAR / "probe.toml")], VAR / "probe.log"))
         wait_for("the first report", lambda: _reported(base, tokens["admin"], host), procs)
         print(banner(tokens, host), flush=True)
         while all(p.poll() is None for p in procs):
@@ -205,7 +229,7 @@ def main() -> int:
         print(f"demo: a process stopped; see {VAR}/*.log", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ndemo: stopping the agent and the collector ...", flush=True)
+        print("\ndemo: stopping the probe, the agent and the collector ...", flush=True)
         return 0
     finally:
         stop(list(reversed(procs)))

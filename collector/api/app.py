@@ -21,27 +21,36 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from collector import jobs
+from collector import jobs, ui
 from collector.api import errors
 from collector.api.auth import TokenTable
 from collector.api.limits import BodyLimit, BodyLimits
 from collector.api.responses import READER, answers
 from collector.api.routes import (
     alertmanager,
+    audit,
+    cluster,
     deliveries,
+    enrol,
     health,
     incidents,
+    inventory,
     maintenances,
+    probes,
     prometheus,
     reports,
     servers,
     sla,
+    statements,
 )
+from collector.api.throttle import AuthThrottle, throttled
 from collector.config import Config
 from collector.metrics import CollectorMetrics
 from collector.services.alertmanager import AlertCounts
 from collector.services.detection import Clock, DetectionErrors
 from collector.services.ingest import IngestWriter
+from collector.services.inventory import Current
+from collector.services.inventory_holder import InventoryHolder
 from collector.store import Database
 
 logger = logging.getLogger(__name__)
@@ -55,20 +64,24 @@ class CollectorApp(FastAPI):
     reports_endpoint: reports.ReportsEndpoint | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.reports_endpoint
-        if (endpoint is not None and scope["type"] == "http"
-                and scope["path"] == reports.PATH and scope["method"] == "POST"):
-            scope["app"] = self
-            await endpoint(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        endpoint = self.reports_endpoint
+        if endpoint is not None and scope["path"] == reports.PATH and scope["method"] == "POST":
+            scope["app"] = self
+            await endpoint(scope, receive, send)  # throttles failed tokens itself
+            return
+        # failed authentication rate limited per address, every route (SPEC-2 §12)
+        await throttled(self.state.auth_throttle, super().__call__, scope, receive, send)
 
 
 def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = jobs.start(db, config, objects={
-            "detection_errors": app.state.detection_errors, "detection_clock": Clock()}) if start_jobs else None
+            "detection_errors": app.state.detection_errors, "detection_clock": Clock()},
+            inventory=app.state.inventory) if start_jobs else None
         try:
             yield
         finally:
@@ -76,7 +89,8 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
                 jobs.stop(scheduler)
 
     app = CollectorApp(title="Vigie collector", version="0.1.0", lifespan=lifespan,
-                       openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                       openapi_url="/openapi.json", redoc_url=None,
+                       docs_url=None)  # /docs: collector.ui.docs, with local assets
     app.state.config = config
     app.state.db = db
     app.state.tokens = TokenTable(config)
@@ -85,7 +99,12 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.state.metrics = CollectorMetrics(db, config, app.state.alert_counts,
                                          app.state.detection_errors)
     app.state.ingest_writer = IngestWriter(db, config)  # its thread starts on first report
+    app.state.auth_throttle = AuthThrottle(on_failure=app.state.metrics.auth_failures.count)
     app.state.body_limits = BodyLimits()
+    # SPEC-2 §15: the inventory of the database (the file's entries loaded into it), what
+    # the routes and jobs read from now on; swapped whole when another change lands
+    app.state.inventory = InventoryHolder(db, config, on_swap=lambda c: _swap(app, c))
+    app.state.inventory.start()
     app.add_middleware(BodyLimit, state=app.state)
     errors.install(app)
     # the reports route: a plain ASGI handler, taken before the middleware (CollectorApp);
@@ -96,9 +115,22 @@ def create_app(config: Config, db: Database, *, start_jobs: bool = True) -> Fast
     app.openapi = _openapi_with_reports(app)  # type: ignore[method-assign]
     # what the servers routes can answer besides 200 (their models: api/responses.py)
     app.include_router(servers.router, responses=answers(*READER, 404))
-    for module in (incidents, maintenances, sla, deliveries, prometheus, alertmanager, health):
+    app.include_router(probes.router)  # SPEC-2 §10
+    for module in (incidents, maintenances, sla, deliveries, prometheus, alertmanager, health,
+                   cluster, audit, statements, inventory, enrol):
         app.include_router(module.router)
+    ui.install(app, config)  # the pages, the status page, /docs (SPEC-2 §13)
     return app
+
+
+def _swap(app: FastAPI, current: Current) -> None:
+    """A new inventory for the app: the token table first (a new server's token works as
+    soon as its configuration can be read), then what reads the configuration."""
+    state = app.state
+    state.tokens = TokenTable(current.config, current.digests)
+    state.config = current.config
+    state.ingest_writer.config = current.config
+    state.metrics.config = current.config
 
 
 def _openapi_with_reports(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from collector.api.bounds import NO_NUL_PATTERN
 from collector.domain.sla import PeriodError
 from collector.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from collector.store import DatabaseError, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ logger = logging.getLogger(__name__)
 _STATUS: dict[type[Exception], int] = {Unauthorized: 401, Forbidden: 403, NotFound: 404,
                                        Conflict: 409, TooLarge: 413, Invalid: 422,
                                        PeriodError: 422}
+# seconds a client is asked to wait while the database is away (a restart, a fail-over):
+# the agent's spool and a well-behaved client try again then, not at once
+RETRY_AFTER = 5
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -73,6 +77,16 @@ def install(app: FastAPI) -> None:
                                                                  request.url.path)))}
         return error(exc.status_code, str(exc.detail), headers)
 
+    async def database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_unavailable(exc):  # a statement the database refused: a defect
+            return await unexpected(request, exc)
+        # the database is away: the route is fine, try again soon (never a 500); the
+        # reason is the driver's first line, never the URL or the statement
+        logger.debug("database unavailable on %s %s (%s)", request.method,
+                       request.url.path, request.app.state.db.unreachable_reason(exc))
+        return error(503, "database unavailable; try again later",
+                     {"Retry-After": str(RETRY_AFTER)})
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # request boundary: log the failure (path only, never headers) and answer 500
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -82,4 +96,5 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, known)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(DatabaseError, database)
     app.add_exception_handler(Exception, unexpected)

@@ -79,22 +79,35 @@ def incident_detail(incident: Incident, timeline: Iterable[Any], config: Config)
 
 
 def maintenance_json(m: Maintenance, config: Config) -> dict[str, Any]:
+    """SPEC-2 §12's maintenance object; `servers` lists the whole service's servers for a
+    window of the whole service, `parts` each part with its own notice."""
     tz = service_zone(config, m.service_id)
-    return {"id": m.id, "service": m.service_id, "start": rfc3339(m.start, tz),
-            "end": rfc3339(m.end, tz), "duration_seconds": m.duration_seconds,
-            "notified_at": rfc3339(m.notified_at, tz), "reason": m.reason,
-            "planned": m.planned, "created_at": rfc3339(m.created_at, tz),
-            "created_by": m.created_by}
+    servers = list(m.servers) or [s.id for s in config.servers_of(m.service_id)]
+    return {"id": m.id, "service": m.service_id, "servers": servers,
+            "start": rfc3339(m.start, tz), "end": rfc3339(m.end, tz),
+            "duration_seconds": m.duration_seconds,
+            "notified_at": rfc3339(m.notified_at, tz),
+            "notice_source": m.notice_source.value if m.notice_source else None,
+            "planned": m.all_planned, "planned_seconds": m.planned_seconds,
+            "state": m.state.value, "reason": m.reason,
+            "risky": m.risky, "risky_reason": m.risky_reason,
+            "parts": [{"start": rfc3339(p.start, tz), "end": rfc3339(p.end, tz),
+                       "notified_at": rfc3339(p.notified_at, tz), "planned": p.planned}
+                      for p in m.segments],
+            "created_at": rfc3339(m.created_at, tz), "created_by": m.created_by}
 
 
 def server_json(config: Config, server: Server, status: str | None,
                 last_report_at: dt.datetime | None,
-                status_since: dt.datetime | None) -> dict[str, Any]:
+                status_since: dt.datetime | None,
+                vantage: dict[str, str] | None = None) -> dict[str, Any]:
     tz = service_zone(config, server.service)
     return {"id": server.id, "service": server.service,
             "status": status or ServerStatus.UNKNOWN.value,
             "last_report_at": rfc3339(last_report_at, tz), "agent": server.agent,
-            "status_since": rfc3339(status_since, tz)}
+            "status_since": rfc3339(status_since, tz),
+            # SPEC-2 §10: {"collector": "up" | "down" | "unknown", "<probe id>": ...}
+            "vantage": vantage if vantage is not None else {"collector": "unknown"}}
 
 
 def report_json(config: Config, server: Server, report: Any) -> dict[str, Any]:
@@ -135,3 +148,14 @@ def target_groups(config: Config) -> list[dict[str, Any]]:
             "bandwidth_limit_mbps": _mbps(service.bandwidth_limit_mbps)
             if service is not None else ""}})
     return groups
+
+
+def statement_json(issued: Any, config: Config) -> dict[str, Any]:
+    """SPEC-2 §12: a statement (`services.statements.Issued`) as issued, with its hash and
+    the amendments beside it."""
+    st = issued.statement
+    tz = service_zone(config, st.service_id)
+    return {"service": st.service_id, "month": st.month,
+            "issued_at": rfc3339(st.issued_at, tz), "issued_by": st.issued_by,
+            "sha256": st.sha256, "report": issued.report,
+            "amendments": list(issued.amendments)}

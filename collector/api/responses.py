@@ -64,17 +64,47 @@ class IncidentDetailOut(IncidentOut):
     timeline: list[TimelineEntryOut]
 
 
+class MaintenancePartOut(BaseModel):
+    """A part of a window with its own notice (SPEC-2 §12: each part judged on its own)."""
+
+    start: Time
+    end: Time
+    notified_at: Time | None
+    planned: bool
+
+
 class MaintenanceOut(BaseModel):
+    """SPEC-2 §12's maintenance object."""
+
     id: int
     service: str
+    servers: list[str]
     start: Time
     end: Time
     duration_seconds: int
-    notified_at: Time
+    notified_at: Time | None
+    notice_source: Literal["sent", "declared"] | None
+    planned: bool = Field(description="all of it planned (8 calendar days' notice)")
+    planned_seconds: int
+    state: Literal["scheduled", "cancelled"]
     reason: str
-    planned: bool
+    risky: bool
+    risky_reason: str | None
+    parts: list[MaintenancePartOut]
     created_at: Time
     created_by: str
+
+
+class StatementOut(BaseModel):
+    """SPEC-2 §12: a month's SLA report as issued, its hash, and what changed since."""
+
+    service: str
+    month: str
+    issued_at: Time
+    issued_by: str
+    sha256: str
+    report: dict[str, Any]
+    amendments: list[dict[str, Any]]
 
 
 class ServerOut(BaseModel):
@@ -86,6 +116,7 @@ class ServerOut(BaseModel):
     last_report_at: Time | None
     agent: bool
     status_since: Time | None
+    vantage: dict[str, Literal["up", "down", "unknown"]]  # SPEC-2 §10
 
 
 class StoredReportOut(BaseModel):
@@ -141,9 +172,11 @@ class HealthOut(BaseModel):
 
 
 class UnavailableOut(ErrorOut):
-    """GET /healthz when the database cannot be reached: an error, with its status."""
+    """GET /healthz when the database cannot be reached: an error, with its status and
+    why (`unreachable: ...`, the driver's words, never the URL)."""
 
-    status: Literal["unavailable"]
+    status: Literal["degraded"]
+    database: str
 
 
 class SlaPeriodOut(BaseModel):
@@ -167,6 +200,16 @@ class SlaIncidentOut(BaseModel):
     started_at: Time
     resolved_at: Time | None
     gtr_credited: bool
+    # SPEC-2 §10: the vantage points that saw a counted outage fail (absent without one)
+    seen_by: list[str] | None = None
+
+
+PeriodStatusText = Literal["before_commissioning", "not_started", "in_progress", "ended"]
+
+
+class SlaSpanOut(BaseModel):
+    start: Time
+    end: Time
 
 
 class SlaMonthOut(BaseModel):
@@ -175,7 +218,10 @@ class SlaMonthOut(BaseModel):
     coverage_seconds: int
     excluded_seconds: int
     downtime_seconds: int
-    availability_percent: float
+    unmonitored_seconds: int = Field(description="SPEC-2 §9: the month's unmonitored time")
+    availability_percent: float | None = Field(
+        description="null for a month before commissioning or not started")
+    status: PeriodStatusText
     breached: bool
     slices: int
     availability_credit: str
@@ -193,11 +239,20 @@ class SlaReportOut(BaseModel):
 
     service: str
     period: SlaPeriodOut
+    final: bool = Field(description="ended, and no incident counted in it still open")
+    period_status: PeriodStatusText
+    measured: SlaSpanOut | None = Field(
+        description="the part measured, [max(start, commissioned), min(end, now))")
     target_percent: float
     coverage_seconds: int
     excluded_seconds: int
     downtime_seconds: int
-    availability_percent: float
+    unmonitored_seconds: int = Field(
+        description="SPEC-2 §9: coverage time in which Vigie had no evidence of the "
+                    "service's state")
+    unmonitored: list[SlaSpanOut] = Field(description="SPEC-2 §9: when, as spans")
+    availability_percent: float | None = Field(
+        description="null for a period before commissioning or not started")
     allowed_downtime_seconds: float
     breached: bool
     currency: str
@@ -221,10 +276,13 @@ _WHY = {
     409: "the change contradicts the current state",
     413: "body over 1 MiB",
     422: "an invalid parameter or body; the message names the field",
+    429: "20 bad tokens from this address within a minute: wait Retry-After seconds",
     503: "the database cannot be reached",
 }
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": {"description": "Bearer",
                                               "schema": {"type": "string"}}}
+_RETRY_AFTER_HEADERS = {"Retry-After": {"description": "seconds",
+                                        "schema": {"type": "string"}}}
 
 
 def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -234,9 +292,39 @@ def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
         out[code] = {"model": ErrorOut, "description": _WHY[code]}
         if code == 401:
             out[code]["headers"] = _UNAUTHORIZED_HEADERS
+        if code == 429:
+            out[code]["headers"] = _RETRY_AFTER_HEADERS
     return out
 
 
 # what every route behind a token can answer; with a body, what the door adds (limits.py)
-READER = (401, 403, 422)
+READER = (401, 403, 422, 429)
 BODY = (408, 413, 422)
+
+
+class ClusterNodeOut(BaseModel):
+    """SPEC-2 §11: one collector node, from its newest heartbeat (times in UTC)."""
+
+    id: str
+    leader: bool
+    last_heartbeat_at: Time
+    version: str
+    address: str
+
+
+class ClusterOut(BaseModel):
+    """GET /api/v1/cluster."""
+
+    nodes: list[ClusterNodeOut]
+
+
+class AuditEntryOut(BaseModel):
+    """SPEC-2 §12: one change of an incident, a maintenance or a statement (times UTC)."""
+
+    id: int
+    at: Time
+    actor: str = Field(description="operator:<id>, client:<id>, vigie or alertmanager")
+    object: str = Field(description="incident:4, maintenance:2, statement:<service>:<month>")
+    action: str
+    changes: dict[str, Any] = Field(description="{field: [old, new]}")
+    reason: str | None

@@ -58,8 +58,9 @@ class ReportIn(BaseModel):
     "Limits"); the whole body is stored as sent."""
 
     # The figures live in collector.domain.report. Those of `collected_at` depend on the
-    # collector: validate with the context {"now": aware datetime, "retention_days": int}
-    # (without it, only whether it converts to UTC is checked).
+    # collector: validate with the context {"now": aware datetime, "retention_days": int,
+    # "commissioned": aware datetime or None} (without it, only whether it converts to UTC
+    # is checked).
     model_config = ConfigDict(extra="allow")
 
     report_id: str = Field(min_length=1, max_length=64, pattern=bounds.ID_PATTERN)
@@ -81,7 +82,8 @@ class ReportIn(BaseModel):
     def _within_bounds(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
         context = info.context or {}
         problem = bounds.collected_at_problem(value, context.get("now"),
-                                              int(context.get("retention_days", 0)))
+                                              int(context.get("retention_days", 0)),
+                                              context.get("commissioned"))
         if problem is not None:
             raise PydanticCustomError("collected_at_bounds", "{problem}", {"problem": problem})
         return value.astimezone(dt.UTC)
@@ -135,7 +137,31 @@ class MaintenanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: Id
+    servers: list[Id] | None = Field(default=None, max_length=1000,
+                                     description="default: the whole service")
     start: Moment
     end: Moment
-    notified_at: Moment | None = None
+    notify: StrictBool = Field(default=False, description="Vigie e-mails the notice")
+    notified_at: Moment | None = Field(default=None, description="a notice given by hand: "
+                                       "needs a reason, never in the future")
+    reason: Text = ""
+
+
+class MaintenancePatch(BaseModel):
+    """PATCH /api/v1/maintenances/{id} (SPEC-2 §12): new `start`/`end` with a `reason`;
+    `notified_at` when the client was told of the change by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Moment | SkipJsonSchema[None] = None
+    end: Moment | SkipJsonSchema[None] = None
+    notified_at: Moment | SkipJsonSchema[None] = None
+    reason: Text
+
+
+class MaintenanceCancel(BaseModel):
+    """POST /api/v1/maintenances/{id}/cancel."""
+
+    model_config = ConfigDict(extra="forbid")
+
     reason: Text = ""

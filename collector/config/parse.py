@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import ssl
 import stat
 import tomllib
 from decimal import Decimal, InvalidOperation
@@ -34,14 +35,23 @@ from agent.tomlconf import (
     private_file_problem,
 )
 from collector.config.model import (
+    ADMIN_OPERATOR,
     DEFAULT_AGENT_METRICS_PORT,
+    Branding,
     Client,
     Cluster,
     Config,
     Detection,
+    Enrolment,
+    Escalation,
+    Integrations,
+    Operator,
+    Probe,
+    Role,
     Server,
     Service,
     Smtp,
+    Tls,
     Webhook,
 )
 from collector.domain.model import Event, Severity
@@ -142,6 +152,7 @@ DETECTION_KEYS = (
     Key("ping_count", int, check=positive),
     Key("ping_timeout", float, check=positive),
     Key("canaries", list, check=_canaries, convert=tuple),
+    Key("quorum", int, check=lambda v: None if 0 <= v <= 100 else "must be 0..100"),
     Key("check_every", float, check=positive),
     Key("confirmations", int, check=positive),
     Key("reopen_window", float),
@@ -177,7 +188,10 @@ SERVER_KEYS = (  # and `token` or `token_file`, required with an agent
     Key("network", str),
 )
 SERVER_AGENT = Key("agent", bool, True)  # read first: without an agent no token is needed
-CLIENT_KEYS = (ID, Key("emails", list, check=_emails, convert=tuple), Key("name", str))
+CLIENT_KEYS = (ID, Key("emails", list, check=_emails, convert=tuple), Key("name", str),
+               Key("language", str, check=one_of("fr", "en")),  # SPEC-2 §13
+               Key("public_status", bool))
+BRANDING_KEYS = (Key("name", str), Key("logo", str), Key("address", str))  # SPEC-2 §13
 def _channel_format(value: str) -> str | None:
     """One of the webhook channels' names (collector.notify.channels), imported here: the
     channels render through the presenter, which imports this package."""
@@ -194,6 +208,24 @@ WEBHOOK_KEYS = (  # and `secret` or `secret_file`
     Key("timeout", float, check=positive),
     Key("name", str),  # default: webhook-INDEX
 )
+OPERATOR_KEYS = (  # and `token` or `token_file`
+    ID,
+    Key("name", str),
+    Key("role", str, REQUIRED, one_of(*(r.value for r in Role)), Role),
+)
+PROBE_KEYS = (  # and `token` or `token_file` (SPEC-2 §10)
+    ID,
+    Key("location", str),
+    Key("ports", list, check=lambda v: None if len(v) <= 16 and all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in v)
+        else "at most 16 TCP ports, each 1..65535", convert=tuple),
+)
+INTEGRATION_SECRETS = ("alertmanager_token", "prometheus_token")  # each or its *_file
+TLS_KEYS = (
+    Key("cert_file", str, REQUIRED),
+    Key("key_file", str, REQUIRED),
+    Key("client_ca_file", str),
+)
 SMTP_KEYS = (  # and `password` or `password_file`, optional
     Key("host", str),
     Key("port", int, check=port),
@@ -204,6 +236,11 @@ SMTP_KEYS = (  # and `password` or `password_file`, optional
     Key("admin_emails", list, check=_emails, convert=tuple),
 )
 
+# seconds, positive and at most 30 days (a longer wait is no escalation at all)
+ESCALATION_KEYS = (Key("unacknowledged_after", float,
+                       check=lambda v: positive(v) or (None if v <= 2_592_000 else
+                                                       "must be at most 2592000 (30 days)")),)
+
 
 def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
     """`raw` read from `path`, whose permission bits are `mode` (None: not from a file)."""
@@ -213,13 +250,26 @@ def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
     admin = top.secret("admin_token")
     detection = Detection(**_read(top.table("detection"), Detection, DETECTION_KEYS))
     cluster = Cluster(**_read(top.table("cluster"), Cluster, CLUSTER_KEYS))
+    branding = Branding(**_read(top.table("branding"), Branding, BRANDING_KEYS))
     services = tuple(_service(t, i, values["timezone"]) for i, t in enumerate(top.tables("services")))
     servers = tuple(_server(t, i) for i, t in enumerate(top.tables("servers")))
     clients = tuple(_client(t, i) for i, t in enumerate(top.tables("clients")))
     webhooks = tuple(_webhook(t, i) for i, t in enumerate(top.tables("webhooks")))
     smtp = _smtp(top.table("smtp")) if top.has("smtp") else None
+    operators = tuple(_operator(t, i) for i, t in enumerate(top.tables("operators")))
+    integrations = _integrations(top.table("integrations"))
+    tls = _tls(top.table("tls")) if top.has("tls") else None
+    escalation = Escalation(**_read(top.table("escalation"), Escalation, ESCALATION_KEYS))
+    enrolment = _enrolment(top.table("enrolment"))
+    probes = tuple(_probe(t, i) for i, t in enumerate(top.tables("probes")))
     top.finish()
+    _check_probes(probes, problems)
     _cross_check(services, servers, clients, admin, problems)
+    _check_people(operators, admin, problems)
+    _distinct_tokens(_named_tokens(admin, servers, clients, operators, integrations)
+                     + [("enrolment.token", enrolment.token)]
+                     + [(f"probes[{i}].token", p.token) for i, p in enumerate(probes)],
+                     problems)
     if _has_password(values["database"]):
         top.inline_secrets.append("database")
     exposed = (private_file_problem(path, mode, top.inline_secrets, without_file=("database",))
@@ -231,7 +281,10 @@ def parse(raw: dict[str, Any], path: str, *, mode: int | None = None) -> Config:
     return Config(path=path, admin_token=admin or Secret(""), detection=detection,
                   cluster=cluster,
                   services=services, servers=servers, clients=clients, webhooks=webhooks,
-                  smtp=smtp, **values)
+                  smtp=smtp, operators=operators, integrations=integrations, tls=tls,
+                  escalation=escalation, enrolment=enrolment, probes=probes,
+                  branding=branding,
+                  **values)
 
 
 def _read(t: Table, cls: type, keys: tuple[Key, ...], index: int | None = None,
@@ -266,6 +319,20 @@ def _client(t: Table, i: int) -> Client:
     return Client(**_read(t, Client, CLIENT_KEYS, i, token=t.secret("token") or Secret("")))
 
 
+def _probe(t: Table, i: int) -> Probe:
+    return Probe(**_read(t, Probe, PROBE_KEYS, i, token=t.secret("token") or Secret("")))
+
+
+def _check_probes(probes: tuple[Probe, ...], problems: list[Problem]) -> None:
+    """SPEC-2 §10: a probe's id names a vantage point next to "collector"."""
+    seen: set[str] = {"collector"}
+    for i, probe in enumerate(probes):
+        if probe.id in seen:
+            why = "reserved" if probe.id == "collector" else "duplicate id"
+            problems.append(Problem(f"probes[{i}].id", f"{why} (got {probe.id!r})"))
+        seen.add(probe.id)
+
+
 def _smtp(t: Table) -> Smtp:
     return Smtp(**_read(t, Smtp, SMTP_KEYS, password=t.secret("password", required=False)))
 
@@ -273,6 +340,63 @@ def _smtp(t: Table) -> Smtp:
 def _webhook(t: Table, i: int) -> Webhook:
     return Webhook(**_read(t, Webhook, WEBHOOK_KEYS, defaults={"name": f"webhook-{i}"},
                            secret=t.secret("secret") or Secret("")))
+
+
+def _operator(t: Table, i: int) -> Operator:
+    return Operator(**_read(t, Operator, OPERATOR_KEYS, i,
+                            token=t.secret("token") or Secret("")))
+
+
+def _integrations(t: Table) -> Integrations:
+    secrets = {name: t.secret(name, required=False) for name in INTEGRATION_SECRETS}
+    t.finish()
+    return Integrations(**secrets)
+
+
+def _enrolment(t: Table) -> Enrolment:
+    """`[enrolment] token` or `token_file` (SPEC-2 §15); changing it revokes the old one."""
+    token = t.secret("token", required=False)
+    t.finish()
+    return Enrolment(token=token)
+
+
+def _tls(t: Table) -> Tls:
+    """Each file is loaded as the server will load it, so `check` finds a bad one (the
+    key file's content is never quoted)."""
+    tls = Tls(**_read(t, Tls, TLS_KEYS))
+    if not (tls.cert_file and tls.key_file):
+        return tls  # reported missing
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        t.problem("cert_file", f"cannot be loaded with key_file ({_ssl_reason(exc)})")
+    try:
+        if os.stat(tls.key_file).st_mode & stat.S_IROTH:
+            t.problem("key_file", f"others can read it: chmod o-r {tls.key_file}")
+    except OSError:
+        pass  # said above
+    if tls.client_ca_file:
+        try:
+            context.load_verify_locations(cafile=tls.client_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            t.problem("client_ca_file", f"cannot be loaded ({_ssl_reason(exc)})")
+    return tls
+
+
+def _ssl_reason(exc: OSError | ssl.SSLError) -> str:
+    return exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+
+
+def _check_people(operators: tuple[Operator, ...], admin: Secret | None,
+                  problems: list[Problem]) -> None:
+    seen: set[str] = {ADMIN_OPERATOR} if admin is not None and admin.reveal() else set()
+    for i, operator in enumerate(operators):
+        if operator.id in seen:
+            why = ("the admin_token is operator 'admin'" if operator.id == ADMIN_OPERATOR
+                   else "duplicate id")
+            problems.append(Problem(f"operators[{i}].id", f"{why} (got {operator.id!r})"))
+        seen.add(operator.id)
 
 
 def _cross_check(services: tuple[Service, ...], servers: tuple[Server, ...],
@@ -296,14 +420,21 @@ def _cross_check(services: tuple[Service, ...], servers: tuple[Server, ...],
         if service.client and clients and service.client not in client_ids:
             problems.append(Problem(f"services[{i}].client",
                                     f"no such client (got {service.client!r})"))
-    _distinct_tokens(admin, servers, clients, problems)
 
 
-def _distinct_tokens(admin: Secret | None, servers: tuple[Server, ...],
-                     clients: tuple[Client, ...], problems: list[Problem]) -> None:
-    tokens: dict[str, str] = {}
+def _named_tokens(admin: Secret | None, servers: tuple[Server, ...],
+                  clients: tuple[Client, ...], operators: tuple[Operator, ...],
+                  integrations: Integrations) -> list[tuple[str, Secret | None]]:
     named = [("admin_token", admin)] + [(f"servers[{i}].token", s.token) for i, s in enumerate(servers)]
     named += [(f"clients[{i}].token", c.token) for i, c in enumerate(clients)]
+    named += [(f"operators[{i}].token", o.token) for i, o in enumerate(operators)]
+    named += [(f"integrations.{name}", getattr(integrations, name))
+              for name in INTEGRATION_SECRETS]
+    return named
+
+
+def _distinct_tokens(named: list[tuple[str, Secret | None]], problems: list[Problem]) -> None:
+    tokens: dict[str, str] = {}
     for key, secret in named:
         if secret is None or not secret.reveal():
             continue

@@ -50,6 +50,10 @@ class ServerObservation:
     changed_at: dt.datetime | None = None
     version: int = 0
     maintenance_id: int | None = None             # an active window of its service
+    # SPEC-2 §9: the end of the collector's newest blind window (not stored). An agent's
+    # silence is counted from there: nobody could hear it during the window, and after a
+    # restart its spooled reports are on their way (a fleet of agent_lost is not evidence)
+    watched_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ def incident_kind(status: ServerStatus | None) -> IncidentKind | None:
         return IncidentKind.SERVER_DOWN
     if status == ServerStatus.AGENT_LOST:
         return IncidentKind.AGENT_LOST
+    if status == ServerStatus.PARTIAL:
+        return IncidentKind.PARTIAL_OUTAGE  # SPEC-2 §10: major, not unavailability
     return None
 
 
@@ -152,8 +158,17 @@ def is_suspect(obs: ServerObservation, now: dt.datetime, settings: Settings) -> 
     agent clock cannot make it suspect). Never heard of: unknown, not suspect."""
     if not obs.agent:
         return True  # watched by ping alone, every run
-    heard = obs.last_received_at or obs.last_report_at
+    heard = _heard(obs)
     return heard is not None and (now - heard).total_seconds() >= settings.heartbeat_timeout
+
+
+def _heard(obs: ServerObservation) -> dt.datetime | None:
+    """Where an agent's silence starts: its newest delivery, or the end of the collector's
+    blind window if that is later. None for an agent never heard of."""
+    heard = obs.last_received_at or obs.last_report_at
+    if heard is not None and obs.watched_since is not None:
+        return max(heard, obs.watched_since)
+    return heard
 
 
 def needs_ping(obs: ServerObservation, now: dt.datetime, settings: Settings) -> bool:
@@ -368,3 +383,82 @@ def isolated_service(failing_services: Sequence[str]) -> str:
     """The service the collector_isolated incident is filed under (an incident needs one):
     the first affected service in id order, so a repeat of the same pass picks the same."""
     return min(failing_services)
+
+
+# --- issue 12: evidence (no backdating, late evidence, deadlines) ---------------------------
+
+Span = tuple[dt.datetime, dt.datetime]
+
+
+def blind_lookback(started_at: dt.datetime) -> dt.datetime:
+    """Where to look for blind windows behind an outage's start (one second before it: a
+    window reaching over the start is clipped there, which is also the floor of a later
+    revision: never before what detection itself knew)."""
+    return started_at - dt.timedelta(seconds=1)
+
+
+def no_backdating(started_at: dt.datetime, blind: Sequence[Span], now: dt.datetime
+                  ) -> tuple[dt.datetime, Span | None]:
+    """SPEC-2 §9, contract §9: an outage found after a blind window starts no earlier than
+    the window's end. `blind`: sorted disjoint collector blind spans. The newest one that
+    ended after `started_at` (and before now: a window still open at `now` means no
+    heartbeat is known at all, e.g. no heartbeat since the migration: no clamp then)
+    moves the start to its end. Returns the start, and the window when it was moved."""
+    for a, b in reversed(blind):
+        if b >= now:
+            continue
+        if b <= started_at:
+            break
+        return b, (a, b)
+    return started_at, None
+
+
+def proves_up(report: Mapping[str, Any], *, network: bool) -> bool:
+    """A report proves its server available at its collected_at; for a `network` outage
+    (server_down) not one whose own pings all went unanswered (`cut_off`)."""
+    return not (network and cut_off(report))
+
+
+def revised_start(started_at: dt.datetime, window: Span,
+                  proofs: Sequence[tuple[dt.datetime, float]]) -> dt.datetime | None:
+    """contract §9 worked example: reports an agent spooled inside the blind window
+    (`proofs`: collected_at, interval of each report that proves the server up) show when
+    the outage began: at the last one's collected_at + its interval. Never later than
+    the current start, never before the window's start. None: nothing to move."""
+    lo = window[0]
+    inside = [(at, iv) for at, iv in proofs if lo <= at < started_at]
+    if not inside:
+        return None
+    at, interval = max(inside)
+    new = later_by(at, interval, started_at)
+    return new if new < started_at else None
+
+
+def blind_window_of(evidence: Mapping[str, Any]) -> Span | None:
+    """The blind window an incident's start was moved to the end of (`no_backdating`), as
+    its evidence keeps it, while late reports may still revise the start; None once the
+    revision is settled, or for an incident whose start was not moved."""
+    blind = evidence.get("blind")
+    if not isinstance(blind, Mapping) or blind.get("settled"):
+        return None
+    try:
+        start = dt.datetime.fromisoformat(str(blind["start"]))
+        end = dt.datetime.fromisoformat(str(blind["end"]))
+    except (KeyError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        return None
+    return start, end
+
+
+def deadline(obs: ServerObservation, settings: Settings, until: dt.datetime
+             ) -> dt.datetime | None:
+    """When an agent server becomes suspect (its last sign of life + heartbeat_timeout),
+    if that is at or before `until`; None for a ping-only server (pinged in every pass),
+    one never heard of, or one whose deadline lies beyond `until`."""
+    heard = _heard(obs)
+    if not obs.agent or heard is None or heard >= until:
+        return None
+    if settings.heartbeat_timeout > (until - heard).total_seconds():
+        return None
+    return heard + dt.timedelta(seconds=max(settings.heartbeat_timeout, 0.0))

@@ -19,6 +19,10 @@ EDITABLE = frozenset({
 })
 TIME_FIELDS = frozenset({"started_at", "detected_at", "notified_at", "acknowledged_at",
                          "resolved_at"})
+# SPEC-2 §12: the fields that move money (what availability counts, the credits' GTR and
+# notice clocks); an edit of one needs a reason, kept in the timeline and the audit
+MONEY_FIELDS = ("responsibility", "affects_availability", "started_at", "resolved_at",
+                "notified_at")
 
 
 class IncidentRuleError(ValueError):
@@ -89,7 +93,17 @@ def check_times(started_at: dt.datetime, detected_at: dt.datetime,
 
 def apply_changes(incident: Incident, changes: dict[str, Any], reason: str | None,
                   now: dt.datetime) -> Change:
-    """Apply an edit; refuse unknown fields, out-of-order times and silent blame shifts."""
+    """Apply an edit; refuse unknown fields, out-of-order times and a change of a field
+    that moves money without a reason (SPEC-2 §12)."""
+    change = _apply(incident, changes, now)
+    if not (reason and reason.strip()):
+        moved = [name for name in MONEY_FIELDS if name in change.changes]
+        if moved:
+            raise IncidentRuleError("reason", f"required to change {', '.join(moved)}")
+    return change
+
+
+def _apply(incident: Incident, changes: dict[str, Any], now: dt.datetime) -> Change:
     unknown = sorted(set(changes) - EDITABLE)
     if unknown:
         raise IncidentRuleError(unknown[0], "cannot be changed")
@@ -99,9 +113,6 @@ def apply_changes(incident: Incident, changes: dict[str, Any], reason: str | Non
     if "severity" in values:
         values["severity"] = Severity(values["severity"])
     diff = {k: (getattr(incident, k), v) for k, v in values.items() if getattr(incident, k) != v}
-    # contract §2: who answers for the time moves money; the reason stays in the timeline
-    if "responsibility" in diff and not (reason and reason.strip()):
-        raise IncidentRuleError("reason", "required to change responsibility")
     updated = replace(incident, **{k: new for k, (_, new) in diff.items()})
     check_times(updated.started_at, updated.detected_at, updated.resolved_at, now)
     action = "updated"
@@ -114,16 +125,18 @@ def apply_changes(incident: Incident, changes: dict[str, Any], reason: str | Non
     return Change(updated, diff, action)
 
 
+# Resolving and reopening are the lifecycle's own transitions (what detection observes),
+# not edits of a recorded fact: they need no reason.
 def resolve(incident: Incident, resolved_at: dt.datetime, now: dt.datetime) -> Change:
     if incident.state is IncidentState.RESOLVED:
         raise IncidentRuleError("state", f"incident {incident.id} is already resolved")
-    return apply_changes(incident, {"resolved_at": resolved_at}, None, now)
+    return _apply(incident, {"resolved_at": resolved_at}, now)
 
 
 def reopen(incident: Incident, now: dt.datetime) -> Change:
     if incident.state is IncidentState.OPEN:
         raise IncidentRuleError("state", f"incident {incident.id} is already open")
-    return apply_changes(incident, {"resolved_at": None}, None, now)
+    return _apply(incident, {"resolved_at": None}, now)
 
 
 def acknowledge(incident: Incident, now: dt.datetime) -> dict[str, Any]:

@@ -10,6 +10,9 @@ class ServerStatus(StrEnum):
     AGENT_LOST = "agent_lost"
     MAINTENANCE = "maintenance"
     UNKNOWN = "unknown"
+    ISOLATED = "isolated"   # SPEC-2 §15: not watched, its time excluded as the client's
+    RETIRED = "retired"     # SPEC-2 §15: not watched any more, its history kept
+    PARTIAL = "partial"  # SPEC-2 §10: some vantage points see it fail, fewer than a quorum
 
 
 class IncidentKind(StrEnum):
@@ -20,6 +23,8 @@ class IncidentKind(StrEnum):
     MANUAL = "manual"
     ALERTMANAGER = "alertmanager"
     COLLECTOR_ISOLATED = "collector_isolated"  # SPEC-2 §9: no canary answers
+    PARTIAL_OUTAGE = "partial_outage"  # SPEC-2 §10: seen failing from fewer than a quorum
+    PROBE_LOST = "probe_lost"  # SPEC-2 §10: a probe stopped reporting (leaves the quorum)
 
 
 class Severity(StrEnum):
@@ -56,5 +61,7 @@ class Event(StrEnum):
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_UPDATED = "incident.updated"
     INCIDENT_RESOLVED = "incident.resolved"
+    # SPEC-2 §12: a critical incident nobody acknowledged within [escalation] unacknowledged_after
+    INCIDENT_UNACKNOWLEDGED = "incident.unacknowledged"
     MAINTENANCE_SCHEDULED = "maintenance.scheduled"
     SLA_BUDGET = "sla.budget"

@@ -17,11 +17,6 @@ from typing import Any
 
 MAX_DEPTH = 32                          # nested objects/arrays, the report object itself is 1
 MAX_AHEAD = dt.timedelta(minutes=5)     # SPEC-2 §9: a report from further ahead is refused
-# SPEC-2 §9's default `evidence_retention_days`: how far back a report still counts as
-# evidence (it ends an outage where it proves the server up; incidents are kept). Not the
-# raw reports' `report_retention_days`: refusing a spooled report past that would make the
-# agent drop evidence the SLA still uses.
-EVIDENCE_RETENTION_DAYS = 400
 MAX_INTERVAL = 3600.0                   # seconds; the agent's `interval` is positive
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # report_id, server_id (the config's ids)
 MAX_CHECKS = 256                        # entries of `checks`: each may open an incident
@@ -46,13 +41,15 @@ def _short(key: str, most: int = 40) -> str:
 
 
 def collected_at_problem(collected_at: dt.datetime, now: dt.datetime | None,
-                         retention_days: int) -> str | None:
+                         retention_days: int,
+                         commissioned: dt.datetime | None = None) -> str | None:
     """Why `collected_at` (aware) cannot be accepted at the collector's `now`, or None.
 
     Ahead: more than MAX_AHEAD in the future (SPEC-2 §9; a report dated a day ahead froze
     its server's checks, issue 11 defect 2). Behind: older than the evidence retention
-    (`retention_days`), it proves nothing the collector still keeps. Without `now`, only
-    whether it can be converted to UTC at all."""
+    (`retention_days`), it proves nothing the collector still keeps; or before its
+    service's `commissioned` instant (issue 12: no evidence of a service not yet
+    delivered). Without `now`, only whether it can be converted to UTC at all."""
     try:
         at = collected_at.astimezone(dt.UTC)
     except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
@@ -66,7 +63,16 @@ def collected_at_problem(collected_at: dt.datetime, now: dt.datetime | None,
     if at < oldest:
         return (f"older than the evidence retention of {retention_days} days "
                 f"(got {at.isoformat()}, oldest accepted {oldest.isoformat()})")
+    if commissioned is not None and at < commissioned:
+        return (f"before the service was commissioned (got {at.isoformat()}, commissioned "
+                f"{commissioned.isoformat()})")
     return None
+
+
+def commissioning(day: dt.date, timezone: dt.tzinfo) -> dt.datetime:
+    """The instant a service is commissioned: 00:00 of `day` in its time zone (as the SLA
+    measures it), in UTC."""
+    return dt.datetime.combine(day, dt.time(0), timezone).astimezone(dt.UTC)
 
 
 def depth_over(text: str, limit: int = MAX_DEPTH) -> bool:

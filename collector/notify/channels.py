@@ -49,7 +49,19 @@ class VigieChannel:
         key, value = subject_json(subject, config)
         body = {"event": event.value, "id": delivery_id, "sent_at": rfc3339(now, seconds=True),
                 key: value}
+        window = in_maintenance(subject)
+        if window is not None:  # SPEC-2 §12: receivers can mute alerts of a planned window
+            body["maintenance"] = {"id": window}
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def in_maintenance(subject: Subject) -> int | None:
+    """The planned window an incident's server was in when it was detected (its evidence
+    says so: detection marks only planned windows), else None."""
+    if not isinstance(subject, Incident):
+        return None
+    window = subject.evidence.get("maintenance_id")
+    return window if isinstance(window, int) else None
 
 
 class SlackChannel:

@@ -10,7 +10,7 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Mail:
-    kind: str       # incident, maintenance, bandwidth
+    kind: str       # incident, maintenance, bandwidth; operator, escalation (admin_emails)
     subject: str
     text: str
     html: str
@@ -69,16 +69,42 @@ def incident_mail(event: Event, incident: Incident, *, service: Service, public_
     return _mail("incident", subject, f"Incident {word} on {where}", lines, paragraphs)
 
 
+def operator_mail(event: Event, incident: Incident, *, service: Service, public_url: str,
+                  now: dt.datetime, unacknowledged_after: float) -> Mail:
+    """SPEC-2 §12: the operators' copy (`[smtp] admin_emails`) of an incident's opening and
+    resolution, and the reminder of a critical one nobody acknowledged."""
+    message = incident_mail(event, incident, service=service, public_url=public_url, now=now)
+    if service.client:
+        message = replace(message, subject=f"{message.subject} (client {service.client})")
+    if event is not Event.INCIDENT_UNACKNOWLEDGED:
+        return replace(message, kind="operator")
+    waited = duration_text(unacknowledged_after)
+    note = (f"No operator has acknowledged this {incident.severity.value} incident within "
+            f"{waited} of its detection ([escalation] unacknowledged_after).")
+    return replace(message, kind="escalation",
+                   text=message.text + "\n" + note + "\n",
+                   html=message.html.replace("</body>", f"<p>{html.escape(note)}</p></body>"))
+
+
 def maintenance_mail(maintenance: Maintenance, *, service: Service) -> Mail:
     # contract §4: the notice gives the start date and time and the expected duration.
+    # SPEC-2 §12: "planned" only when it is (8 calendar days' notice for all of it)
     start_text = local_text(maintenance.start, service.timezone)
-    subject = f"[Vigie] {service.id}: planned maintenance on {start_text}"
+    what = "planned maintenance" if maintenance.planned else "maintenance"
+    subject = f"[Vigie] {service.id}: {what} on {start_text}"
     lines = [("Service", service.id), ("Start", start_text),
              ("Expected duration", duration_text(maintenance.duration_seconds)),
              ("Expected end", local_text(maintenance.end, service.timezone))]
+    if maintenance.servers:
+        lines.insert(1, ("Servers", ", ".join(maintenance.servers)))
     paragraphs = [f"Reason: {maintenance.reason}"] if maintenance.reason else []
+    if not maintenance.planned:
+        paragraphs.append("This notice is given less than 8 days ahead: under the contract "
+                          "this maintenance is not planned, and its downtime counts against "
+                          "the provider.")
     paragraphs.append("The service may be unavailable during this window.")
-    return _mail("maintenance", subject, f"Planned maintenance of {service.id}", lines, paragraphs)
+    return _mail("maintenance", subject, f"{what.capitalize()} of {service.id}", lines,
+                 paragraphs)
 
 
 def bandwidth_mail(*, service: Service, started: dt.datetime, notice_at: dt.datetime,

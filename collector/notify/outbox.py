@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from collector.config import Config, Webhook
 from collector.domain.incidents import Incident
-from collector.domain.maintenance import Maintenance
+from collector.domain.maintenance import Maintenance, NoticeSource
 from collector.domain.model import Event, Severity
 from collector.notify import email as mail
 from collector.notify.channels import Subject, channel
@@ -23,6 +23,8 @@ from collector.store import outbox as rows
 logger = logging.getLogger(__name__)
 
 INCIDENT_EVENTS = (Event.INCIDENT_OPENED, Event.INCIDENT_UPDATED, Event.INCIDENT_RESOLVED)
+# SPEC-2 §12: what the operators' `[smtp] admin_emails` are told of every incident
+OPERATOR_EVENTS = (Event.INCIDENT_OPENED, Event.INCIDENT_RESOLVED, Event.INCIDENT_UNACKNOWLEDGED)
 
 
 def webhook_name(webhook: Webhook, index: int) -> str:
@@ -39,9 +41,10 @@ def accepts(webhook: Webhook, event: Event, severity: Severity | None) -> bool:
 
 
 def enqueue(conn: Conn, config: Config, event: Event, subject: Subject, *,
-            now: dt.datetime) -> None:
+            now: dt.datetime) -> str | None:
     """Queue `event` about `subject`: one delivery per webhook that wants it (its body
-    built by the webhook's channel) and the client's e-mail where the contract has one."""
+    built by the webhook's channel), the client's e-mail where the contract has one, and
+    the operators' (`[smtp] admin_emails`) of an opening, a resolution, an escalation."""
     incident = subject if isinstance(subject, Incident) else None
     severity = incident.severity if incident else None
     for index, webhook in enumerate(config.webhooks):
@@ -53,10 +56,14 @@ def enqueue(conn: Conn, config: Config, event: Event, subject: Subject, *,
                                             config=config, now=now)
         rows.insert_delivery(conn, delivery_id=delivery_id, webhook=name, event=event.value,
                              body=body, incident_id=incident.id if incident else None, now=now)
+    if incident is not None and event in OPERATOR_EVENTS:
+        _operator_mail(conn, config, event, incident, now)
     recipients = _client_emails(config, subject.service_id)
     message = _client_mail(config, event, subject, now) if recipients else None
     if message is not None:
-        insert_email(conn, message, recipients, now=now)
+        # the id: a maintenance notice is told when the relay accepts it (SPEC-2 §12)
+        return insert_email(conn, message, recipients, now=now)
+    return None
 
 
 def insert_email(conn: Conn, message: mail.Mail, recipients: Sequence[str],
@@ -75,6 +82,18 @@ def _owes_resolution(conn: Conn, name: str, event: Event, incident: Incident | N
     return rows.opening_sent(conn, webhook=name, incident_id=incident.id)
 
 
+def _operator_mail(conn: Conn, config: Config, event: Event, incident: Incident,
+                   now: dt.datetime) -> None:
+    """The operators' own e-mail, beside the client's (SPEC-2 §12)."""
+    service = config.service(incident.service_id)
+    if config.smtp is None or not config.smtp.admin_emails or service is None:
+        return
+    message = mail.operator_mail(event, incident, service=service, public_url=config.public_url,
+                                 now=now,
+                                 unacknowledged_after=config.escalation.unacknowledged_after)
+    insert_email(conn, message, config.smtp.admin_emails, now=now)
+
+
 def _client_emails(config: Config, service_id: str) -> tuple[str, ...]:
     service = config.service(service_id)
     client = config.client(service.client) if service else None
@@ -90,6 +109,9 @@ def _client_mail(config: Config, event: Event, subject: Subject,
     if isinstance(subject, Incident) and event in INCIDENT_EVENTS:
         return mail.incident_mail(event, subject, service=service,
                                   public_url=config.public_url, now=now)
-    if isinstance(subject, Maintenance) and event is Event.MAINTENANCE_SCHEDULED:
+    # SPEC-2 §12: only a notice Vigie tells itself (`notify: true`); a declared one was
+    # given by the operator, and a window without notice is not announced by mail
+    if (isinstance(subject, Maintenance) and event is Event.MAINTENANCE_SCHEDULED
+            and subject.notice_source is NoticeSource.SENT):
         return mail.maintenance_mail(subject, service=service)
     return None

@@ -15,6 +15,7 @@ EVENT_WORDS = {
     Event.INCIDENT_OPENED: "opened",
     Event.INCIDENT_UPDATED: "updated",
     Event.INCIDENT_RESOLVED: "resolved",
+    Event.INCIDENT_UNACKNOWLEDGED: "not acknowledged",
 }
 
 

@@ -3,7 +3,8 @@ a contract year, a blank line and a months block).
 
 Each cell is the figure the JSON writes (`collector.render.json`: `number`, `percent`,
 `money`, RFC 3339 times in the service's zone), read from the `SlaReport` itself; a
-spreadsheet and the API never disagree on a figure.
+spreadsheet and the API never disagree on a figure. The last block lists the unmonitored
+spans (SPEC-2 §9), one `unmonitored_start,unmonitored_end` row each.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ INCIDENT_KEYS = (
     "gtr_credit_percent", "gtr_credited",
 )
 MONTH_KEYS = ("start", "end", "availability_percent", "downtime_seconds",
-              "availability_credit", "gtr_credit", "status")
+              "unmonitored_seconds", "availability_credit", "gtr_credit", "status")
+UNMONITORED_KEYS = ("unmonitored_start", "unmonitored_end")
 
 
 def _cell(value: Cell) -> str:
@@ -50,6 +52,7 @@ def summary_rows(r: SlaReport) -> list[tuple[str, Cell]]:
         ("target_percent", number(r.target_percent)),
         ("coverage_seconds", r.coverage_seconds), ("excluded_seconds", r.excluded_seconds),
         ("downtime_seconds", r.downtime_seconds),
+        ("unmonitored_seconds", r.unmonitored_seconds),
         ("availability_percent", availability(r.availability_percent, r.status)),
         ("allowed_downtime_seconds", number(r.allowed_downtime_seconds)),
         ("breached", r.breached), ("currency", r.currency),
@@ -73,12 +76,13 @@ def month_row(m: MonthLine, r: SlaReport) -> list[Cell]:
     tz = zone(r.timezone)
     return [rfc3339(m.start, tz), rfc3339(m.end, tz),
             availability(m.availability_percent, m.status),
-            m.downtime_seconds, money(m.availability_credit), money(m.gtr_credit),
-            m.status.value]
+            m.downtime_seconds, m.unmonitored_seconds, money(m.availability_credit),
+            money(m.gtr_credit), m.status.value]
 
 
 def render_csv(report: SlaReport) -> str:
-    """The summary as `field,value` rows, then one row per incident (then per month)."""
+    """The summary as `field,value` rows, then one row per incident (then per month),
+    then one per unmonitored span."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["field", "value"])
@@ -91,4 +95,8 @@ def render_csv(report: SlaReport) -> str:
         writer.writerow([])
         writer.writerow(["month_" + key for key in MONTH_KEYS])
         writer.writerows([_cell(v) for v in month_row(m, report)] for m in months)
+    tz = zone(report.timezone)
+    writer.writerow([])
+    writer.writerow(UNMONITORED_KEYS)
+    writer.writerows([rfc3339(s, tz), rfc3339(e, tz)] for s, e in report.unmonitored)
     return out.getvalue()

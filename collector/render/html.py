@@ -29,7 +29,8 @@ MIN_MARK = 1.5  # a 10-minute outage in a month is 0.2 units wide: keep it visib
 
 @dataclass(frozen=True)
 class Mark:
-    kind: str  # downtime | excluded | maintenance | not_in_service | not_yet (the CSS class)
+    # downtime | excluded | maintenance | unmonitored | not_in_service | not_yet (CSS class)
+    kind: str
     x: float
     width: float
     title: str
@@ -137,6 +138,7 @@ def render_html(report: SlaReport, title: str | None = None) -> str:
     template = _environment().get_template("sla.html.j2")
     return template.render(
         r=report,
+        seen_by=dict(report.seen_by),  # SPEC-2 §10: who saw each counted outage
         months=report.months,
         title=title or f"SLA report {report.service_id} - {report.period.label}",
         label=report.period.label,

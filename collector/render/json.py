@@ -56,6 +56,12 @@ def _incident_json(line: IncidentLine, report: SlaReport) -> dict[str, Any]:
         "started_at": rfc3339(line.started_at, tz),
         "resolved_at": rfc3339(line.resolved_at, tz),
         "gtr_credited": line.gtr_credited,
+        # SPEC-2 §15: an isolation (contract 4.1.2) says why it is the client's time
+        **({"reason": dict(report.reasons)[line.id]}
+           if report.reasons and line.id in dict(report.reasons) else {}),
+        # SPEC-2 §10: the vantage points that saw a counted outage fail
+        **({"seen_by": list(dict(report.seen_by)[str(line.id)])}
+           if report.seen_by and str(line.id) in dict(report.seen_by) else {}),
     }
 
 
@@ -67,6 +73,7 @@ def _month_json(m: MonthLine, report: SlaReport) -> dict[str, Any]:
         "coverage_seconds": m.coverage_seconds,
         "excluded_seconds": m.excluded_seconds,
         "downtime_seconds": m.downtime_seconds,
+        "unmonitored_seconds": m.unmonitored_seconds,  # SPEC-2 §9, the month's own
         "availability_percent": availability(m.availability_percent, m.status),
         "status": m.status.value,
         "breached": m.breached,
@@ -77,8 +84,9 @@ def _month_json(m: MonthLine, report: SlaReport) -> dict[str, Any]:
 
 
 def report_json(r: SlaReport) -> dict[str, Any]:
-    """The SPEC §7 object, plus final, period_status, measured (issue 12), server_ids,
-    timezone, as_of, timeline (and a year's months, each with its status)."""
+    """The SPEC §7 object, plus final, period_status, measured (issue 12),
+    unmonitored_seconds and unmonitored (SPEC-2 §9), server_ids, timezone, as_of, timeline
+    (and a year's months, each with its status and unmonitored seconds)."""
     tz = zone(r.timezone)
     out: dict[str, Any] = {
         "service": r.service_id,
@@ -98,6 +106,10 @@ def report_json(r: SlaReport) -> dict[str, Any]:
         "coverage_seconds": r.coverage_seconds,
         "excluded_seconds": r.excluded_seconds,
         "downtime_seconds": r.downtime_seconds,
+        # SPEC-2 §9: coverage time without evidence of the service's state, and when
+        "unmonitored_seconds": r.unmonitored_seconds,
+        "unmonitored": [{"start": rfc3339(s, tz), "end": rfc3339(e, tz)}
+                        for s, e in r.unmonitored],
         "availability_percent": availability(r.availability_percent, r.status),
         "allowed_downtime_seconds": number(r.allowed_downtime_seconds),
         "breached": r.breached,

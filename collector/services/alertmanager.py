@@ -6,7 +6,9 @@ that incident. Each alert is keyed by Alertmanager's fingerprint, so repeats cha
 (the rules: collector.domain.alerts).
 
 `receive` is the service: one transaction per alert, so a failure part-way leaves what
-was already done, and Alertmanager's retry of the whole batch finds it done.
+was already done, and Alertmanager's retry of the whole batch finds it done. At most one
+incident per alert is open at a time because the database says so (a partial unique index
+on open dedup keys, migration 0005), on every node and worker alike; no process lock.
 """
 from __future__ import annotations
 
@@ -36,14 +38,11 @@ class AlertCounts:
     """Alerts received since the process started, by outcome (a Prometheus counter); one
     per app (collector.api.app keeps it in app.state).
 
-    `serial` makes the find-then-open of one collector one step at a time, so two
-    deliveries of the same alert racing each other cannot open two incidents. The counts
-    have a lock of their own, never held across database work: a scrape reading them
-    while holding a read transaction cannot wait on a writer that waits on it.
+    The lock guards the counts only and is never held across database work: a scrape
+    reading them while holding a read transaction cannot wait on a writer that waits on it.
     """
 
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
-    serial: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, outcome: Outcome) -> None:
@@ -63,7 +62,10 @@ def apply_alert(conn: Conn, config: Config, alert: Alert, server: Server,
     if alert.firing:
         if current is not None:
             return Outcome.DUPLICATE
-        incidents.open_incident(
+        # Two deliveries of one alert racing (two nodes, two workers, Alertmanager's own
+        # retry) may both get here: the database's unique index on open dedup keys lets one
+        # open it, and the other is handed the open incident (issue 13).
+        opening = incidents.open_incident_once(
             conn, config, service_id=server.service, server_id=server.id,
             kind=IncidentKind.ALERTMANAGER, severity=rules.severity_of(alert.labels),
             responsibility=Responsibility.PROVIDER,
@@ -71,7 +73,7 @@ def apply_alert(conn: Conn, config: Config, alert: Alert, server: Server,
             started_at=rules.start_time(alert, now), detected_at=now,
             summary=rules.summary_of(alert), evidence=rules.evidence_of(alert), dedup_key=key,
             actor=ACTOR, now=now)
-        return Outcome.OPENED
+        return Outcome.OPENED if opening.opened else Outcome.DUPLICATE
     if current is None:
         return Outcome.DUPLICATE      # resolved already, or never opened here
     incidents.resolve_incident(conn, config, current.id,
@@ -92,7 +94,7 @@ def receive(db: Database, config: Config, alerts: Iterable[Alert], now: dt.datet
             logger.warning("alert %s (%s) names no known server; labels %s",
                            alert.labels.get("alertname", "?"), alert.status, dict(alert.labels))
         else:
-            with counts.serial, db.write() as conn:
+            with db.write() as conn:
                 outcome = apply_alert(conn, config, alert, server, now)
         counts.add(outcome)
         done[outcome] += 1

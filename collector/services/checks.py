@@ -19,7 +19,7 @@ from collector.services import incidents
 from collector.store import Conn
 from collector.store import incidents as incident_store
 
-ACTOR = "detector"
+ACTOR = "vigie"  # SPEC-2 §12: the actor of every change Vigie makes itself
 SUMMARY_DETAIL = 500  # characters of a check's detail quoted in the incident's summary
 
 

@@ -10,6 +10,7 @@ Two entry points:
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -21,15 +22,18 @@ from typing import Any
 
 from collector.config import Config, Server
 from collector.domain import detection as rules
-from collector.domain.detection import Action, PingOutcome, ServerObservation, Settings
+from collector.domain import vantage as quorum
+from collector.domain.detection import PingOutcome, ServerObservation, Settings
 from collector.domain.incidents import Incident
-from collector.domain.model import IncidentKind, Responsibility, Severity
-from collector.services import checks, incidents
-from collector.services.ping import ping_hosts
-from collector.store import Conn, Database
+from collector.domain.model import IncidentKind
+from collector.services import checks, incidents, isolation, outages
+from collector.services import observations as observation_service
+from collector.services.ping import PING_INTERVAL, ping_hosts
+from collector.store import Conn, Database, DatabaseError, heartbeats
+from collector.store import evidence as evidence_store
 from collector.store import incidents as incident_store
 from collector.store import maintenances as maintenance_store
-from collector.store import reports as report_store
+from collector.store import observations as observation_store
 from collector.store import server_state as state_store
 
 logger = logging.getLogger(__name__)
@@ -175,6 +179,17 @@ class Clock:
 CONFIRM_EVERY = 1.0  # seconds between two confirmations of a suspect inside one job run
 
 
+@dataclass(frozen=True)
+class _Passed:
+    """What one pass leaves to do inside the run: the servers left pending (a change
+    waiting for its confirmations), and the agent servers that become suspect before the
+    run's horizon, with their deadline."""
+
+    failed: list[str]
+    pending: list[Server]
+    due: dict[str, tuple[dt.datetime, Server]]
+
+
 def run_detection(db: Database, config: Config, now: dt.datetime, *,
                   errors: DetectionErrors | None = None, clock: Clock | None = None
                   ) -> list[str]:
@@ -186,24 +201,67 @@ def run_detection(db: Database, config: Config, now: dt.datetime, *,
     server's bad row or bad arithmetic fails that server's step, logged with its id and
     counted in `errors`, never the pass: every other server still gets its verdict.
 
-    With a `clock` (the job's), a server left pending (suspect, or recovering) is
-    confirmed by its own short cycle, CONFIRM_EVERY apart inside this run, instead of
-    waiting `check_every` for each confirmation (issue 12: a 3 s heartbeat_timeout took
-    12 s to become an incident)."""
-    failed, pending = _pass(db, config, now, errors, config.servers)
-    for _ in range(max(config.detection.confirmations - 1, 0)):
-        if clock is None or not pending:
-            break
-        clock.sleep(CONFIRM_EVERY)
-        more, pending = _pass(db, config, clock.now(), errors, pending)
-        failed += [f for f in more if f not in failed]
+    With a `clock` (the job's), the run watches until its horizon (the next run, less one
+    pass's time) instead of leaving everything to the next run (issue 12: a 3 s
+    heartbeat_timeout took 12 s to become an incident): a server whose deadline (last
+    sign of life + heartbeat_timeout) falls before the horizon is passed at its deadline,
+    and a pending one is confirmed by its own short cycle, CONFIRM_EVERY apart."""
+    try:
+        outages.revise_starts(db, config, now)
+    except Exception:  # a side step: the verdicts of the run go on
+        logger.exception("late evidence not looked at in this run")
+    try:
+        observation_service.watch_probes(db, config, now)  # SPEC-2 §10: probe_lost
+    except Exception:  # a side step: the verdicts of the run go on
+        logger.exception("probes not looked at in this run")
+    horizon = now + dt.timedelta(seconds=config.detection.check_every - _pass_time(config))
+    first = _pass(db, config, now, errors, config.servers, horizon=horizon if clock else now)
+    failed = set(first.failed)
+    if clock is not None:
+        failed.update(_watch(db, config, now, horizon, errors, clock, first))
     return sorted(failed)
 
 
+def _pass_time(config: Config) -> float:
+    """About the longest a pass takes (its pings, and a margin for the database)."""
+    d = config.detection
+    pinging = d.ping or any(not s.agent for s in config.servers) or bool(d.canaries)
+    return (d.ping_count * (d.ping_timeout + PING_INTERVAL) if pinging else 0.0) + 0.2
+
+
+def _watch(db: Database, config: Config, now: dt.datetime, horizon: dt.datetime,
+           errors: DetectionErrors | None, clock: Clock, first: _Passed) -> list[str]:
+    """The rest of one run: sleep to the next instant something is due (a confirmation,
+    a deadline) and pass the servers due then, until the horizon; what falls after it is
+    the next run's. Returns the ids of the servers whose step failed."""
+    wake: dict[str, tuple[dt.datetime, Server]] = dict(first.due)
+    confirm = now + dt.timedelta(seconds=CONFIRM_EVERY)
+    wake.update({s.id: (confirm, s) for s in first.pending})
+    failed: list[str] = []
+    while wake:
+        at = min(t for t, _ in wake.values())
+        if at > horizon:
+            break
+        wait = (at - clock.now()).total_seconds()
+        if wait > 0:
+            clock.sleep(wait)
+        at = max(at, clock.now())
+        batch = [s for t, s in wake.values() if t <= at]
+        for server in batch:
+            del wake[server.id]
+        passed = _pass(db, config, at, errors, batch, horizon=horizon, whole_fleet=False)
+        failed += passed.failed
+        confirm = at + dt.timedelta(seconds=CONFIRM_EVERY)
+        for server_id, due in passed.due.items():
+            wake.setdefault(server_id, due)
+        wake.update({s.id: (confirm, s) for s in passed.pending})
+    return failed
+
+
 def _pass(db: Database, config: Config, now: dt.datetime, errors: DetectionErrors | None,
-          servers: Sequence[Server]) -> tuple[list[str], list[Server]]:
-    """One verdict for each of `servers`: the ids whose step failed, and the servers left
-    pending (a state change waiting for its confirmations)."""
+          servers: Sequence[Server], *, horizon: dt.datetime,
+          whole_fleet: bool = True) -> _Passed:
+    """One verdict for each of `servers`."""
     settings = config.detection
     unreadable: dict[str, str] = {}
     windows, observed = _read_states(db, config, now, unreadable, servers)
@@ -211,26 +269,35 @@ def _pass(db: Database, config: Config, now: dt.datetime, errors: DetectionError
     for server_id, problem in unreadable.items():
         _count_failure(errors, server_id, problem)
     watched = [(s, observed[s.id]) for s in servers if s.id in observed]
-    suspects = []
-    for server, obs in watched:
-        if rules.needs_ping(obs, now, settings):  # comparisons only: cannot fail on a row
-            suspects.append(server)
-    canaries = bool(settings.canaries) and (bool(suspects) or _isolation_open(db))
+    # comparisons only: cannot fail on a row
+    suspects = [s for s, obs in watched if rules.needs_ping(obs, now, settings)]
+    views = _Vantage.read(db, config, now, [s.id for s in suspects])
+    # SPEC-2 §10: a server a probe sees failing is pinged by the collector at once, so the
+    # quorum is decided on both views, not on the probe's alone until heartbeat_timeout
+    suspects += views.failing_elsewhere([s for s, _ in watched], set(suspects), now)
+    canaries = bool(settings.canaries) and (bool(suspects) or isolation.is_open(db))
     pings, canary_pings = _ping(suspects, config, now, errors, canaries=canaries)
-    skipped = _isolation(db, config, _failing(watched, pings, now, settings), canary_pings,
-                         now) if canaries else set()
-    pending = []
+    _record_pings(db, config, pings)
+    skipped = isolation.skipped(db, config, isolation.failing(watched, pings, now, settings),
+                                canary_pings, now, whole_fleet=whole_fleet) \
+        if canaries else set()
+    pending, due = [], {}
+    _record_collector_views(db, views, watched, pings, now, settings)
     for server, obs in watched:
         if server.id in skipped:
             continue  # no evidence this pass (SPEC-2 §9): its state waits for a clear pass
         try:
-            if _step(db, config, server, obs, windows.get(server.service),
-                     pings.get(server.id), now, settings):
+            if _step(db, config, server, obs, windows.get(server.id),
+                     pings.get(server.id), now, settings, views):
                 pending.append(server)
+            elif not rules.is_suspect(obs, now, settings):
+                when = rules.deadline(obs, settings, horizon)
+                if when is not None:
+                    due[server.id] = (when, server)
         except Exception as exc:  # noqa: BLE001 -- this server's step only (logged below)
             failed.append(server.id)
             _count_failure(errors, server.id, f"{type(exc).__name__}: {exc}", exc)
-    return failed, pending
+    return _Passed(failed, pending, due)
 
 
 def _count_failure(errors: DetectionErrors | None, server_id: str, problem: str,
@@ -242,14 +309,17 @@ def _count_failure(errors: DetectionErrors | None, server_id: str, problem: str,
 
 def _step(db: Database, config: Config, server: Server, obs: ServerObservation,
           maintenance_id: int | None, ping: PingOutcome | None, now: dt.datetime,
-          settings: Settings) -> bool:
+          settings: Settings, views: _Vantage | None = None) -> bool:
     """One server's verdict, written only when its state changes. True when the server is
     left pending: a change waits for more confirmations."""
-    new, _action = rules.transition(obs, rules.verdict(obs, ping, now, settings), settings, now)
+    views = views or _Vantage.none(config)
+    new, _action = rules.transition(obs, views.verdict(obs, ping, now, settings), settings,
+                                    now)
     if new == obs:
         return False  # nothing to write; a report arriving meanwhile only makes it more up
     with db.write() as conn:
-        _detect_one(conn, config, server, maintenance_id, ping, now, settings)
+        _detect_one(conn, config, server, maintenance_id, ping, now, settings,
+                    obs.watched_since, views)
     return new.pending_status is not None
 
 
@@ -261,6 +331,8 @@ def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime,
     is logged and counted by reason: it is no evidence (SPEC-2 §9), and an operator must
     learn why detection is blind to that server."""
     extra = list(config.detection.canaries) if canaries else []
+    if not suspects and not extra:
+        return {}, []
     results = ping_hosts([s.address for s in suspects] + extra, config.detection.ping_count,
                          config.detection.ping_timeout)
     canary_pings = [PingOutcome(now, a, results[a].sent, results[a].received, results[a].error)
@@ -278,62 +350,19 @@ def _ping(suspects: Sequence[Server], config: Config, now: dt.datetime,
     return outcomes, canary_pings
 
 
-def _isolation(db: Database, config: Config, failing: Sequence[Server],
-               canary_pings: Sequence[PingOutcome], now: dt.datetime) -> set[str]:
-    """SPEC-2 §9 canaries: when servers of more than one service fail and no canary
-    answers, the collector is isolated: one collector_isolated incident records it (not
-    counted as unavailability) and the failing servers' steps are skipped, so none is
-    declared down. It is resolved at the first pass in which a canary answers. Returns the
-    ids of the servers to skip."""
-    services = sorted({s.service for s in failing})
-    if rules.isolated(services, canary_pings):
+def _record_pings(db: Database, config: Config, pings: Mapping[str, PingOutcome]) -> None:
+    """Answered pings are evidence (SPEC-2 §9): one sighting each in the ledger, all of a
+    pass in one short transaction; each proves the server up until the next pass."""
+    gap = max(1, min(round(config.detection.check_every), 3600))
+    seen = [evidence_store.Sighting(i, "ping", p.at, gap) for i, p in pings.items()
+            if p.answered]
+    if not seen:
+        return
+    try:
         with db.write() as conn:
-            if incident_store.find_open(conn, rules.ISOLATED_KEY) is None:
-                logger.warning("collector isolated: %d servers of %d services fail and no "
-                               "canary answers", len(failing), len(services))
-                _open_isolation(conn, config, failing, services, canary_pings, now)
-        return {s.id for s in failing}
-    if any(c.answered for c in canary_pings):
-        with db.write() as conn:
-            current = incident_store.find_open(conn, rules.ISOLATED_KEY)
-            if current is not None:
-                incidents.resolve_incident(conn, config, current.id, resolved_at=now,
-                                           actor=ACTOR, now=now, reason="a canary answers")
-    return set()
-
-
-def _open_isolation(conn: Conn, config: Config, failing: Sequence[Server],
-                    services: Sequence[str], canary_pings: Sequence[PingOutcome],
-                    now: dt.datetime) -> None:
-    incidents.open_incident(
-        conn, config, service_id=rules.isolated_service(services), server_id=None,
-        kind=IncidentKind.COLLECTOR_ISOLATED, severity=Severity.CRITICAL,
-        responsibility=Responsibility.PROVIDER, affects_availability=False,
-        started_at=now, detected_at=now,
-        summary=f"collector isolated: {len(failing)} servers of {len(services)} services "
-                "fail and no canary answers; none is declared down",
-        evidence={"canaries": [c.evidence() for c in canary_pings],
-                  "failing": [{"server_id": s.id, "service_id": s.service} for s in failing]},
-        dedup_key=rules.ISOLATED_KEY, actor=ACTOR, now=now)
-
-
-def _isolation_open(db: Database) -> bool:
-    with db.read() as conn:
-        return incident_store.find_open(conn, rules.ISOLATED_KEY) is not None
-
-
-def _failing(watched: Sequence[tuple[Server, ServerObservation]],
-             pings: Mapping[str, PingOutcome], now: dt.datetime, settings: Settings
-             ) -> list[Server]:
-    """The servers this pass finds down (before confirmation)."""
-    out = []
-    for server, obs in watched:
-        try:
-            if rules.failing(rules.verdict(obs, pings.get(server.id), now, settings)):
-                out.append(server)
-        except Exception:  # noqa: BLE001, S112 -- a bad row: its own step logs and counts it
-            continue
-    return out
+            evidence_store.record(conn, seen)
+    except DatabaseError as exc:  # the verdicts of this pass do not depend on it
+        logger.error("answered pings not recorded as evidence: %s", exc)
 
 
 def _read_states(db: Database, config: Config, now: dt.datetime, unreadable: dict[str, str],
@@ -343,22 +372,38 @@ def _read_states(db: Database, config: Config, now: dt.datetime, unreadable: dic
     lock, ingest's, for the time of a 10,000-row read); a row that cannot be read is left
     out and its server recorded in `unreadable`."""
     with db.read() as conn:
-        windows = maintenance_store.active_windows(conn, now)
+        windows = maintenance_store.active_windows(conn, now, servers)
         observed = state_store.load_states(conn, servers, windows, create=False,
                                            unreadable=unreadable)
+        since = _watched_since(conn, config, now)
     missing = [s for s in servers if s.id not in observed and s.id not in unreadable]
     if missing:  # first sight: rows created in a (short) write transaction
         with db.write() as conn:
             observed.update(state_store.load_states(conn, missing, windows,
                                                     unreadable=unreadable))
+    if since is not None:
+        observed = {k: dataclasses.replace(o, watched_since=since) for k, o in observed.items()}
     return windows, observed
 
 
+def _watched_since(conn: Conn, config: Config, now: dt.datetime) -> dt.datetime | None:
+    """The end of the collector's newest blind window, if an agent's silence since then
+    could still be under heartbeat_timeout (rules.ServerObservation.watched_since)."""
+    gap = dt.timedelta(seconds=config.cluster.blind_gap)
+    since = now - dt.timedelta(seconds=config.detection.heartbeat_timeout) - gap
+    return heartbeats.last_blind_end(conn, now, gap, since)
+
+
 def _detect_one(conn: Conn, config: Config, server: Server, maintenance_id: int | None,
-                ping: PingOutcome | None, now: dt.datetime, settings: Settings) -> None:
+                ping: PingOutcome | None, now: dt.datetime, settings: Settings,
+                watched_since: dt.datetime | None = None, views: _Vantage | None = None
+                ) -> None:
     # Re-read inside the transaction: a report may have arrived while we were pinging.
-    obs = state_store.load_state(conn, server, maintenance_id)
-    new, action = rules.transition(obs, rules.verdict(obs, ping, now, settings), settings, now)
+    obs = dataclasses.replace(state_store.load_state(conn, server, maintenance_id),
+                              watched_since=watched_since)
+    views = views or _Vantage.none(config)
+    new, action = rules.transition(obs, views.verdict(obs, ping, now, settings), settings,
+                                   now)
     if new == obs:
         return
     if not state_store.write_state(conn, obs, new):
@@ -366,81 +411,11 @@ def _detect_one(conn: Conn, config: Config, server: Server, maintenance_id: int 
         return
     if action.kind != rules.ActionKind.NONE:
         logger.info("server %s: %s -> %s", server.id, obs.status.value, new.status.value)
-        _apply(conn, config, server, obs, action, ping, now, settings)
-
-
-def _apply(conn: Conn, config: Config, server: Server, obs: ServerObservation,
-           action: Action, ping: PingOutcome | None, now: dt.datetime,
-           settings: Settings) -> None:
-    if action.resolve is not None:
-        current = incident_store.find_open(conn, rules.outage_key(action.resolve, server.id))
-        if current is not None:
-            at = min(max(action.resolved_at or now, current.started_at), now)
-            incidents.resolve_incident(conn, config, current.id, resolved_at=at, actor=ACTOR,
-                                       now=now, reason="detection")
-    if action.open is not None:
-        _open_outage(conn, config, server, obs, action.open, action.started_at or now, ping,
-                     now, settings)
-
-
-def _open_outage(conn: Conn, config: Config, server: Server, obs: ServerObservation,
-                 kind: IncidentKind, started_at: dt.datetime, ping: PingOutcome | None,
-                 now: dt.datetime, settings: Settings) -> None:
-    key = rules.outage_key(kind, server.id)
-    if incident_store.find_open(conn, key) is not None:
-        return  # still open (e.g. an outage a spooled report did not end)
-    recent = incident_store.find_recent(conn, key, rules.reopen_since(started_at, settings))
-    if recent is not None:
-        # Flapping: one outage, not many. The gap is counted as downtime too, which errs on
-        # the client's side (contract §3), and the timeline keeps each recovery.
-        incidents.reopen_incident(conn, config, recent.id, actor=ACTOR, now=now,
-                                  reason="failed again within reopen_window")
-        return
-    down = kind == IncidentKind.SERVER_DOWN
-    summary = (f"server {server.id} ({server.address}) is down: no report and no answer"
-               if down else f"agent of {server.id} stopped reporting; the server answers ping")
-    incidents.open_incident(
-        conn, config, service_id=server.service, server_id=server.id, kind=kind,
-        severity=Severity.CRITICAL if down else Severity.WARNING,
-        responsibility=Responsibility.PROVIDER, affects_availability=down,
-        started_at=started_at, detected_at=max(now, started_at), summary=summary,
-        evidence=_evidence(conn, server, obs, ping), dedup_key=key, actor=ACTOR, now=now,
-        problem_id=_problem(conn, config, server, started_at, settings) if down else None)
-
-
-def _evidence(conn: Conn, server: Server, obs: ServerObservation,
-              ping: PingOutcome | None) -> dict[str, Any]:
-    """contract §2 (5.4): the probes' evidence establishes the incident."""
-    last = report_store.latest_report(conn, server.id)
-    evidence: dict[str, Any] = {
-        "last_report": {"report_id": last.report_id, "collected_at": last.collected_at.isoformat()}
-        if last is not None else None,
-        "pings": [ping.evidence()] if ping is not None else [],
-    }
-    if obs.maintenance_id is not None:
-        evidence["maintenance_id"] = obs.maintenance_id
-    return evidence
-
-
-def _problem(conn: Conn, config: Config, server: Server, started_at: dt.datetime,
-             settings: Settings) -> int:
-    """contract §2: join a peer's problem (same service or network, close in time) or open
-    a problem of its own, which later peers join."""
-    peers = incident_store.grouped_outages(conn, started_at,
-                                           dt.timedelta(seconds=settings.group_window))
-    others = [rules.OutageRef(i.server_id or "", i.service_id, _network(config, i.server_id),
-                              i.started_at, i.problem_id) for i in peers]
-    found = rules.problem_for(server.id, server.service, server.network, started_at, others,
-                              settings)
-    if found is not None:
-        return found
-    key = rules.problem_key(server.service, server.network)
-    return incident_store.insert_problem(conn, key, started_at, f"outage of {key}")
-
-
-def _network(config: Config, server_id: str | None) -> str:
-    peer = config.server(server_id) if server_id else None
-    return peer.network if peer is not None else ""
+        # SPEC-2 §10: each vantage point's view, while probes count (else issue 12's own)
+        vantage = quorum.vantage_json(views.votes(obs, ping, now, settings)) \
+            if views.live else None
+        outages.apply(conn, config, server, obs, action, ping, now, settings,
+                      vantage=vantage)
 
 
 def parse_time(value: object) -> dt.datetime:
@@ -449,3 +424,116 @@ def parse_time(value: object) -> dt.datetime:
     if when.tzinfo is None:
         raise ValueError(f"collected_at has no UTC offset (got {value!r})")
     return when.astimezone(dt.UTC)
+
+
+# --- issue 16: vantage points and the quorum (SPEC-2 §10) ---------------------------------
+
+@dataclass(frozen=True)
+class _Vantage:
+    """What the probes see this pass: the live probes, and the views a pass needs (every
+    failing one, and every view of the suspects), read in one transaction. Without a
+    configured probe, nothing is read and the collector's verdict stands."""
+
+    quorum: int
+    live: Mapping[str, observation_store.ProbeStatus]
+    views: Mapping[str, Sequence[quorum.View]]  # server id -> its views (collector's too)
+
+    @classmethod
+    def none(cls, config: Config) -> _Vantage:
+        return cls(config.detection.quorum, {}, {})
+
+    @classmethod
+    def read(cls, db: Database, config: Config, now: dt.datetime,
+             suspects: Sequence[str]) -> _Vantage:
+        if not config.probes:
+            return cls.none(config)
+        with db.read() as conn:
+            statuses = observation_store.probe_statuses(conn)
+            found = observation_store.views_for(conn, suspects)
+        by_server: dict[str, list[quorum.View]] = {}
+        for view in found:
+            by_server.setdefault(view.server_id, []).append(view)
+        return cls(config.detection.quorum,
+                   observation_service.live_probes(config, statuses, now), by_server)
+
+    def failing_elsewhere(self, servers: Sequence[Server], pinged: set[Server],
+                          now: dt.datetime) -> list[Server]:
+        """The servers not pinged yet that a live probe sees failing now."""
+        out = []
+        for server in servers:
+            if server in pinged or not server.address:
+                continue
+            for view in self.views.get(server.id, ()):
+                status = self.live.get(view.vantage)
+                if status is not None and quorum.probe_vote(
+                        view, status.interval, now) is quorum.Vote.DOWN:
+                    out.append(server)
+                    break
+        return out
+
+    def collector_view(self, server_id: str) -> quorum.View | None:
+        return next((v for v in self.views.get(server_id, ())
+                     if v.vantage == quorum.COLLECTOR), None)
+
+    def _votes(self, obs: ServerObservation, base: rules.Verdict, ping: PingOutcome | None,
+               now: dt.datetime) -> tuple[dict[str, quorum.Vote], dict[str, dt.datetime]]:
+        votes = {quorum.COLLECTOR: quorum.collector_vote(base, ping,
+                                                         obs.last_report_at is not None)}
+        since: dict[str, dt.datetime] = {}
+        for view in self.views.get(obs.server_id, ()):
+            status = self.live.get(view.vantage)
+            if status is None:
+                continue  # the collector's own, or a probe lost: out of the quorum
+            votes[view.vantage] = quorum.probe_vote(view, status.interval, now)
+            if view.failing_since is not None:
+                since[view.vantage] = view.failing_since
+        return votes, since
+
+    def votes(self, obs: ServerObservation, ping: PingOutcome | None, now: dt.datetime,
+              settings: Settings) -> dict[str, quorum.Vote]:
+        """Each vantage point's view, as an incident's evidence keeps it."""
+        base = rules.verdict(obs, ping, now, settings)
+        votes, _ = self._votes(obs, base, ping, now)
+        for probe_id in self.live:
+            votes.setdefault(probe_id, quorum.Vote.UNKNOWN)
+        return votes
+
+    def verdict(self, obs: ServerObservation, ping: PingOutcome | None, now: dt.datetime,
+                settings: Settings) -> rules.Verdict:
+        base = rules.verdict(obs, ping, now, settings)
+        if not self.live:
+            return base  # the collector alone: its verdict (issue 12's rules)
+        votes, since = self._votes(obs, base, ping, now)
+        return quorum.with_quorum(base, votes, since, self.quorum,
+                                  obs.maintenance_id is not None, now)
+
+
+def _record_collector_views(db: Database, views: _Vantage,
+                            watched: Sequence[tuple[Server, ServerObservation]],
+                            pings: Mapping[str, PingOutcome], now: dt.datetime,
+                            settings: Settings) -> None:
+    """The collector's own view of each server it pinged (and of each it saw failing
+    before), written when it changes: what `vantage` shows for the collector while the
+    server is partial. Only with probes configured (nothing to compare with otherwise)."""
+    if not views.live and not views.views:
+        return
+    changed = []
+    for server, obs in watched:
+        ping = pings.get(server.id)
+        old = views.collector_view(server.id)
+        if ping is None and old is None:
+            continue
+        vote = quorum.collector_vote(rules.verdict(obs, ping, now, settings), ping,
+                                     obs.last_report_at is not None)
+        if vote is quorum.Vote.UNKNOWN or (old is not None and old.ok == (vote is quorum.Vote.UP)):
+            continue
+        ok = vote is quorum.Vote.UP
+        changed.append(quorum.View(quorum.COLLECTOR, server.id, ok, now,
+                                   None if ok else now, now))
+    if not changed:
+        return
+    try:
+        with db.write() as conn:
+            observation_store.save_views(conn, changed)
+    except DatabaseError as exc:  # shown in `vantage` only: the verdicts go on
+        logger.error("the collector's views not recorded: %s", exc)

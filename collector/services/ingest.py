@@ -6,6 +6,13 @@ so another server's report reusing it is stored as that server's, issue 11). A l
 report (one the agent spooled while the collector was away) is stored under its own
 `collected_at`. What reaches this module was bounded at the door (api/routes/reports.py).
 
+Evidence (SPEC-2 §9, issue 12): in the same transaction each new report that proves its
+server available is a sighting of the ledger (`store/evidence.py`, source "report", the
+report's interval as gap). A report older than `report_retention_days` (a late one from
+an agent's spool) still counts as evidence, but its body is not stored: it would be
+pruned at once. Without a stored row nothing tells its second delivery from its first;
+the ledger does not mind (a duplicate changes no span).
+
 Group commit: one writer thread per app stores the reports of concurrent requests in one
 transaction (and runs detection's hook over them in it); each request is answered only
 after that transaction has committed. Ingest writers never queue on the database's lock
@@ -26,8 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.config import Config
+from collector.domain import evidence as evidence_rule
+from collector.domain.detection import cut_off
 from collector.services import detection
-from collector.store import Database
+from collector.store import Database, is_unavailable
+from collector.store import evidence as evidence_store
 from collector.store import reports as report_store
 
 logger = logging.getLogger(__name__)
@@ -58,22 +68,32 @@ class Incoming:
     received_at: dt.datetime
 
 
-def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> list[bool]:
+def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming],
+                 tails: evidence_store.Tails | None = None) -> list[bool]:
     """Store the reports in one transaction; for each, True when it was new. Detection
-    runs in the same transaction, so a report is never stored without detection seeing it."""
+    and the evidence ledger see them in the same transaction, so a report is never
+    stored without detection seeing it, nor its evidence lost."""
+    keep = dt.timedelta(days=config.report_retention_days)
+    raw = [i for i in batch if i.header.collected_at >= i.received_at - keep]
     with db.write() as conn:
         new_ids = report_store.insert_reports(conn, [report_store.NewReport(
             i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
-            max(1, round(i.header.interval)), i.body_json) for i in batch])
+            gap_of(i), i.body_json) for i in raw])
         stored: list[bool] = []
         for item in batch:  # the same report twice in one batch: the first one is new
             key = (item.header.server_id, item.header.report_id)
+            if item.header.collected_at < item.received_at - keep:
+                stored.append(True)  # evidence only: no body kept, nothing to compare with
+                continue
             stored.append(key in new_ids)
             new_ids.discard(key)
-        fresh = [(i.body, i.header.collected_at, i.received_at)  # parsed once, by the route
-                 for i, new in zip(batch, stored) if new]
-        if fresh:
-            detection.after_ingest_parsed(conn, config, fresh)
+        news = [i for i, new in zip(batch, stored) if new]
+        if news:
+            evidence_store.record(conn, [evidence_store.Sighting(
+                i.header.server_id, "report", i.header.collected_at, gap_of(i))
+                for i in news if not cut_off(i.body)], tails)
+            detection.after_ingest_parsed(conn, config, [  # parsed once, by the route
+                (i.body, i.header.collected_at, i.received_at) for i in news])
     if not logger.isEnabledFor(logging.DEBUG):  # the hot path: no per-report arguments
         return stored
     for item, new in zip(batch, stored):
@@ -81,6 +101,11 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming]) -> lis
                      item.header.server_id, "stored" if new else "already stored",
                      (item.received_at - item.header.collected_at).total_seconds())
     return stored
+
+
+def gap_of(item: Incoming) -> int:
+    """The seconds a report proves after it: its interval, in whole seconds."""
+    return min(max(1, round(item.header.interval)), evidence_rule.MAX_GAP)
 
 
 Waiter = asyncio.Future[bool]  # a request's, completed in its event loop
@@ -114,6 +139,8 @@ class IngestWriter:
         self.max_batch, self.idle_exit, self.answer_within = max_batch, idle_exit, answer_within
         self._queue: queue.SimpleQueue[tuple[Incoming, Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # the newest run of each server's evidence: one UPDATE per batch, no SELECT
+        self.tails = evidence_store.Tails()
         self._thread: threading.Thread | None = None
         self._write_lock = SqliteWriteLock.for_database(db)
 
@@ -175,6 +202,7 @@ class IngestWriter:
             with self._write_lock:
                 outcomes = self._store([item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 -- the writer's boundary: it must go on
+            self.tails = evidence_store.Tails()
             logger.error("ingest writer: %d reports not stored (%s: %s)", len(batch),
                          type(exc).__name__, exc)
             outcomes = [IngestUnavailable(f"the store cannot be written now "
@@ -191,8 +219,14 @@ class IngestWriter:
 
     def _store(self, items: list[Incoming]) -> list[bool | BaseException]:
         try:
-            return list(ingest_batch(self.db, self.config, items))
+            return list(ingest_batch(self.db, self.config, items, self.tails))
         except Exception as exc:  # noqa: BLE001 -- handed to each request, which answers 500
+            self.tails = evidence_store.Tails()  # what the rolled-back batch noted is not so
+            if is_unavailable(exc):  # the database is away (issue 13): 503, the agent spools
+                logger.debug("ingest: database unavailable, %d reports answered 503 (%s)",
+                               len(items), self.db.unreachable_reason(exc))
+                return [IngestUnavailable("database unavailable; send it again later")
+                        for _ in items]
             if len(items) == 1:
                 return [exc]
             # one bad report must not fail the others: store them one by one
@@ -256,19 +290,3 @@ class SqliteWriteLock:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-
-
-def prune_reports(db: Database, config: Config, now: dt.datetime) -> int:
-    """Delete reports older than `report_retention_days`, in batches of short transactions
-    so that ingest never waits long behind the prune."""
-    before = now - dt.timedelta(days=config.report_retention_days)
-    total = 0
-    while True:
-        with db.write() as conn:
-            deleted = report_store.prune_reports(conn, before)
-        total += deleted
-        if deleted < report_store.PRUNE_BATCH:
-            break
-    if total:
-        logger.info("pruned %d reports collected before %s", total, before.isoformat())
-    return total

@@ -4,32 +4,43 @@ for the metrics page (SPEC §7, §8).
 
 The pure `collector.domain.sla` does the arithmetic and resolves the period asked for
 (a `PeriodRequest`, parsed once at the edge); this module only reads the incidents and
-maintenance windows of that period and the terms of the configured service. Formats are
+maintenance windows of that period, who watched it (SPEC-2 §9: collector blind time from
+the heartbeats, `collector_isolated` incidents, and, only where some of that lies in the
+period, the servers' presence from the evidence ledger) and the terms of the configured
+service. Formats are
 `collector.render`'s.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from collector.config import Config, Service
+from collector.domain.model import Responsibility
 from collector.domain.sla import (
     CurrentMonth,
+    EvidenceInput,
     IncidentInput,
     MaintenanceInput,
     PeriodRequest,
     ServiceTerms,
     SlaReport,
     SliceMode,
+    UnmonitoredMode,
     build_report,
 )
 from collector.domain.sla.coverage import ALWAYS, CoverageKind, CoverageSpec
 from collector.domain.sla.periods import Period, current_month
 from collector.errors import NotFound
-from collector.store import Conn, Database
-from collector.store.incidents import incident_inputs
+from collector.store import Conn, Database, heartbeats
+from collector.store import evidence as ledger
+from collector.store import inventory as inventory_store
+from collector.store.incidents import get as incident_store_get
+from collector.store.incidents import incident_inputs, isolation_spans
 from collector.store.maintenances import maintenance_inputs
 
 logger = logging.getLogger(__name__)
@@ -64,7 +75,82 @@ def service_report(conn: Conn, config: Config, service_id: str,
     resolved = period.resolve(service.commissioned, service.timezone, now)
     terms = service_terms(config, service)
     incs, mains = load_inputs(conn, service.id, resolved, now)
-    return build_report(terms, resolved, incs, mains, now)
+    isolated = isolation_inputs(conn, service.id, resolved.start, resolved.end)
+    watch = load_evidence(conn, config, terms.server_ids, resolved.start, resolved.end, now)
+    report = build_report(terms, resolved, [*incs, *(i for i, _ in isolated)], mains, now,
+                          watch)
+    report = _with_vantage(conn, report)
+    if not isolated:
+        return report
+    return dataclasses.replace(report, reasons=tuple((str(i.id), r) for i, r in isolated))
+
+
+def service_reports(conn: Conn, config: Config, service_ids: Sequence[str],
+                    period: PeriodRequest = THIS_MONTH, *, now: dt.datetime
+                    ) -> dict[str, SlaReport]:
+    """`service_report` of many services at once (a statement run, the metrics, a bench
+    of 10,000): one query per kind of input for all of them (incidents, windows,
+    isolations, blind time, presence within it), then the pure arithmetic per service."""
+    services = [s for s in (config.service(i) for i in service_ids) if s is not None]
+    if len(services) != len(set(service_ids)):
+        missing = next(i for i in service_ids if config.service(i) is None)
+        raise NoSuchService(missing)
+    if not services:
+        return {}
+    periods = {s.id: period.resolve(s.commissioned, s.timezone, now) for s in services}
+    lo = min(p.start for p in periods.values())
+    hi = max(p.end for p in periods.values())
+    ids = list(periods)
+    incs = incident_inputs(conn, ids, lo, hi)
+    # an incident running past an edge is given whole, with the windows that overlap it
+    wide_lo = min([lo, *(i.started_at for v in incs.values() for i in v)])
+    wide_hi = max([hi, *(i.resolved_at or now for v in incs.values() for i in v)])
+    mains = maintenance_inputs(conn, ids, wide_lo, wide_hi)
+    isolated: dict[str, list[tuple[IncidentInput, str]]] = {}
+    for i in inventory_store.isolations(conn, None, lo, hi):
+        isolated.setdefault(i.service_id, []).append((IncidentInput(
+            id=f"isolation:{i.id}", server_id=i.server_id,
+            responsibility=Responsibility.CLIENT, affects_availability=True,
+            started_at=i.started_at, resolved_at=i.ended_at), i.reason))
+    terms = {s.id: service_terms(config, s) for s in services}
+    watch = load_evidence(conn, config, [x for t in terms.values() for x in t.server_ids],
+                          lo, hi, now)
+    out = {}
+    for service in services:
+        mine = isolated.get(service.id, [])
+        report = build_report(terms[service.id], periods[service.id],
+                              [*incs.get(service.id, []), *(i for i, _ in mine)],
+                              mains.get(service.id, []), now, watch)
+        report = _with_vantage(conn, report)
+        if mine:
+            report = dataclasses.replace(report, reasons=tuple((str(i.id), r) for i, r in mine))
+        out[service.id] = report
+    return out
+
+
+def _with_vantage(conn: Conn, report: SlaReport) -> SlaReport:
+    """SPEC-2 §10: for each counted outage, the vantage points that saw it fail, from
+    its evidence (one read per counted incident: a month has a handful)."""
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    for line in report.incidents:
+        if not line.counted_seconds or not str(line.id).isdigit():
+            continue
+        incident = incident_store_get(conn, int(line.id))
+        vantage = incident.evidence.get("vantage") if incident is not None else None
+        if isinstance(vantage, dict):
+            seen.append((str(line.id), tuple(sorted(
+                str(k) for k, v in vantage.items() if v == "down"))))
+    return dataclasses.replace(report, seen_by=tuple(seen)) if seen else report
+
+
+def isolation_inputs(conn: Conn, service_id: str, lo: dt.datetime, hi: dt.datetime
+                     ) -> list[tuple[IncidentInput, str]]:
+    """SPEC-2 §15, contract 4.1.2: a server's isolation is the client's time, excluded
+    like a client outage (E of contract §3), with its reason: `isolation:ID` lines."""
+    return [(IncidentInput(id=f"isolation:{i.id}", server_id=i.server_id,
+                           responsibility=Responsibility.CLIENT, affects_availability=True,
+                           started_at=i.started_at, resolved_at=i.ended_at), i.reason)
+            for i in inventory_store.isolations(conn, service_id, lo, hi)]
 
 
 def service_terms(config: Config, service: Service) -> ServiceTerms:
@@ -84,8 +170,10 @@ def service_terms(config: Config, service: Service) -> ServiceTerms:
         redundant=service.redundant,
         coverage=cover,
         slice_mode=SliceMode(service.slices),
-        server_ids=tuple(s.id for s in config.servers_of(service.id)),
+        # SPEC-2 §15: an isolated or retired server's past is the service's still
+        server_ids=tuple(s.id for s in config.every_server_of(service.id)),
         commissioned=service.commissioned,  # issue 12: periods are clipped to it
+        unmonitored=UnmonitoredMode(service.unmonitored),  # SPEC-2 §9
     )
 
 
@@ -104,6 +192,42 @@ def load_inputs(conn: Conn, service_id: str, period: Period, now: dt.datetime
     return incs, maintenance_inputs(conn, [service_id], lo, hi).get(service_id, [])
 
 
+def load_evidence(conn: Conn, config: Config, server_ids: Sequence[str], lo: dt.datetime,
+                  hi: dt.datetime, now: dt.datetime) -> EvidenceInput:
+    """Who watched [lo, hi) (SPEC-2 §9): blind time and isolation, one query each, and the
+    presence of `server_ids` only within the blind time's hull (the only place the SLA
+    asks it), so a period all watched costs no ledger read."""
+    gap = dt.timedelta(seconds=config.cluster.blind_gap)
+    blind = heartbeats.blind(conn, lo, hi, gap, now)
+    isolated = isolation_spans(conn, lo, min(hi, now))
+    if not blind and not isolated:
+        return EvidenceInput()
+    edges = [(max(lo, a), min(hi, now, b)) for a, b in
+             [*blind, *((a, b or now) for a, b in isolated)]]
+    seen: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {s: [] for s in server_ids}
+    for start, end in _clusters(edges, PRESENCE_JOIN):
+        for server, spans in ledger.presence(conn, server_ids, start, end).items():
+            seen[server].extend(spans)
+    return EvidenceInput.of(now, blind, isolated, seen)
+
+
+# Blind windows closer than this are read from the ledger in one query (a year of daily
+# restarts: 365 small reads, not one read of the whole year's runs)
+PRESENCE_JOIN = dt.timedelta(hours=6)
+
+
+def _clusters(spans: Sequence[tuple[dt.datetime, dt.datetime]], join: dt.timedelta
+              ) -> list[tuple[dt.datetime, dt.datetime]]:
+    """`spans` (any order) merged where less than `join` apart; empty ones dropped."""
+    out: list[tuple[dt.datetime, dt.datetime]] = []
+    for a, b in sorted(x for x in spans if x[0] < x[1]):
+        if out and a - out[-1][1] < join:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 # -- metrics (SPEC §8) --------------------------------------------------------------------
 @dataclass(frozen=True)
 class MonthFigures:
@@ -113,8 +237,8 @@ class MonthFigures:
 
 
 def month_figures(conn: Conn, config: Config, now: dt.datetime) -> list[MonthFigures]:
-    """Every service's current month, from one query of incidents and one of windows
-    (this runs at every scrape)."""
+    """Every service's current month, from one query of incidents, one of windows and
+    one per kind of evidence for all services (this runs at every scrape)."""
     if not config.services:
         return []
     periods = {s.id: current_month(now, s.timezone) for s in config.services}
@@ -123,11 +247,16 @@ def month_figures(conn: Conn, config: Config, now: dt.datetime) -> list[MonthFig
     ids = list(periods)
     incs = incident_inputs(conn, ids, lo, hi)
     mains = maintenance_inputs(conn, ids, lo, hi)
+    terms = [service_terms(config, s) for s in config.services]
+    watch = load_evidence(conn, config, [x for t in terms for x in t.server_ids], lo, hi, now)
     out = []
-    for service in config.services:
-        report = build_report(service_terms(config, service), periods[service.id],
-                              incs.get(service.id, []), mains.get(service.id, []), now)
+    for service, term in zip(config.services, terms, strict=True):
+        # one EvidenceInput for all: a report looks up only its own servers' presence
+        report = build_report(term, periods[service.id], incs.get(service.id, []),
+                              mains.get(service.id, []), now, watch)
         base = report.coverage_seconds - report.excluded_seconds
+        if term.unmonitored is UnmonitoredMode.EXCLUDED:  # SPEC-2 §9: out of the base
+            base -= report.unmonitored_seconds
         # contract §3: availability is 100 % while nothing can be counted yet
         ratio = (base - report.downtime_seconds) / base if base > 0 else 1.0
         remaining = float(report.allowed_downtime_seconds) - report.downtime_seconds

@@ -11,16 +11,36 @@ out (`Conn`) and return frozen dataclasses; no module outside `collector/store/`
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+logger = logging.getLogger(__name__)
 
 Conn = Connection  # what store functions take; callers name it without importing SQLAlchemy
 DatabaseError = SQLAlchemyError  # any failure of the database or of the link to it
+
+# seconds to open a PostgreSQL connection: a server cut off the network must not hold a
+# request (or the ingest writer) longer than its own bounded wait
+CONNECT_TIMEOUT = 5
+# what a DatabaseError is when the database is away (stopped, restarting, cut off, out of
+# connections, SQLite's lock held too long), not a statement the database refused
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+_SQLITE_AWAY = ("locked", "busy", "unable to open", "disk i/o")
 
 READ_ONLY = "vigie_read_only"  # execution option of a read transaction
 
@@ -31,6 +51,10 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.engine: Engine = make_engine(url, **engine_options)
+        # issue 13: an outage is logged once when it starts and once when it ends, here at
+        # the one door, not once per request or job run (the callers log it at debug)
+        self._away_since: float | None = None
+        self._outage_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -51,24 +75,57 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction that only reads (writing in it fails)."""
-        with self.engine.connect() as conn:
-            options: dict[str, Any] = {READ_ONLY: True}
-            if self.dialect == "postgresql":
-                options["postgresql_readonly"] = True
-            conn.execution_options(**options)
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                options: dict[str, Any] = {READ_ONLY: True}
+                if self.dialect == "postgresql":
+                    options["postgresql_readonly"] = True
+                conn.execution_options(**options)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            self._failed(exc)
+            raise
+        if self._away_since is not None:
+            self._back()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that may write; committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            self._failed(exc)
+            raise
+        if self._away_since is not None:
+            self._back()
+
+    def _failed(self, exc: SQLAlchemyError) -> None:
+        if not is_unavailable(exc):
+            return
+        with self._outage_lock:
+            if self._away_since is None:
+                self._away_since = time.monotonic()
+                logger.error("database %s unavailable (%s): answering 503 until it is back",
+                             self.url, self.unreachable_reason(exc))
+
+    def _back(self) -> None:
+        with self._outage_lock:
+            if self._away_since is not None:
+                logger.warning("database %s available again after %.1f s", self.url,
+                               time.monotonic() - self._away_since)
+                self._away_since = None
 
     def ping(self) -> None:
         """One round trip in a read transaction; raises DatabaseError when unreachable."""
         with self.read() as conn:
             conn.exec_driver_sql("SELECT 1").scalar_one()
+
+    def unreachable_reason(self, exc: BaseException) -> str:
+        """What a log line or `/healthz` may say of `exc`: the driver's first line, without
+        the statement, its parameters or the URL's password."""
+        return unreachable_reason(exc, self.engine.url.password)
 
     def migrate(self) -> None:
         """Upgrade the schema to this version's (collector.store.migrate)."""
@@ -78,6 +135,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached now (worth a 503 and a retry),
+    False for a statement it refused (a defect: a 500)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, _UNAVAILABLE):
+        return False
+    orig = getattr(exc, "orig", None)
+    if type(orig).__module__.startswith("sqlite3"):
+        # sqlite3 calls a syntax error or a missing table an OperationalError too: only a
+        # lock held too long or a file it cannot reach is the database being away
+        return any(word in str(orig).lower() for word in _SQLITE_AWAY)
+    return True
+
+
+def unreachable_reason(exc: BaseException, password: object = None) -> str:
+    """The first line of the driver's message (SQLAlchemy's own text adds the statement
+    and its parameters), bounded, with the password blanked should the driver quote it."""
+    inner = getattr(exc, "orig", None) or exc
+    lines = str(inner).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    text = f"{type(inner).__name__}: {first}" if first else type(inner).__name__
+    if isinstance(password, str) and password:
+        text = text.replace(password, "***")
+    return text[:200]
 
 
 def database_url(url: str) -> str:
@@ -100,7 +184,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # a write transaction takes its lock at BEGIN IMMEDIATE time (no upgrade deadlocks).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # pool_pre_ping: a connection the server dropped (a restart, a fail-over) is replaced
+    # when it is next taken from the pool, so the collector resumes without a restart
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_begin(conn: Connection) -> None:

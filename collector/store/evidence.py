@@ -1,23 +1,43 @@
 """The evidence ledger (SPEC-2 §9, issue 12): runs of evidence that a server was available.
 
 One row per run of consecutive sightings of one server by one source, not one per report:
-a run proves [first_at, last_at + gap). Sources: "report" (agent reports that prove the
-server available: the rule is `collector.domain.evidence`), "ping" (answered pings of the
-collector's detection), "probe:<id>" (issue 16). Written at ingest and by detection;
-late (spooled) sightings extend or join the runs they fall in.
+a run proves [first_at, until). Sources: "report" (agent reports that prove the
+server available), "ping" (answered pings of the collector's detection), "probe:<id>"
+(issue 16). Written at ingest and by detection; late (spooled) sightings extend or join
+the runs they fall next to. The rule of what joins what is `collector.domain.evidence`
+(pure): this module reads the runs a batch can touch, folds the batch in with it, and
+writes back only what changed (in steady state one UPDATE per server and source).
 
-TO BUILD (issue 12, ledger helper): `record`, `presence`, `prune`; the signatures below are
-the contract the SLA and detection code against.
+Concurrency: SQLite's writers are serialized by `BEGIN IMMEDIATE`; on PostgreSQL a fold
+first takes a transaction advisory lock per server (in id order: no deadlock between two
+folds), so two transactions never fold the same server's runs from the same snapshot.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from collector.domain import evidence as rule
+from collector.store._sql import IN_CHUNK, datetime_binding, utc
 from collector.store.database import Conn
+from collector.store.tables import evidence_runs as runs
 
 Span = tuple[dt.datetime, dt.datetime]
+Key = tuple[str, str]  # (server_id, source)
+
+PRUNE_BATCH = 5000
+# the keys of the advisory locks (pg_advisory_xact_lock(int, int)): this class, then the
+# server id's hash; leadership.py's single 64-bit key lives in the other key space
+_LOCK_CLASS = 0x5647  # "VG"
+# a batch whose sightings all fall within this of the newest is read in one statement;
+# older (late, spooled) ones are read per server and source
+_ONE_WINDOW = dt.timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -31,17 +51,296 @@ class Sighting:
     gap: int
 
 
-def record(conn: Conn, sightings: Sequence[Sighting]) -> None:
-    """Fold sightings into the runs (O(changes) rows: a sighting at a run's end pushes it)."""
-    raise NotImplementedError
+@dataclass(frozen=True)
+class StoredRun:
+    """One row of the ledger, as `runs_of` lists them."""
+
+    server_id: str
+    source: str
+    first_at: dt.datetime
+    last_at: dt.datetime
+    until: dt.datetime
+    gap: int
+    count: int
+
+
+class Tails:
+    """The newest stored run of each (server, source) a caller folded into: what lets
+    `record` push a run on with one UPDATE and no SELECT in the ingest's steady state (a
+    report at the end of its server's run). Held by the caller (the ingest writer), one
+    entry per key, bounded. A run only grows (or is absorbed, deleted, by a bridge), so
+    a stale entry is never wrong about joining: the UPDATE merges with MAX/MIN what the
+    row holds, and a row gone (rowcount) sends the key down the full path."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._runs: dict[Key, rule.Run] = {}
+
+    def get(self, key: Key) -> rule.Run | None:
+        return self._runs.get(key)
+
+    def put(self, key: Key, run: rule.Run) -> None:
+        if len(self._runs) >= self.limit and key not in self._runs:
+            self._runs.clear()  # a fleet past the bound: start again, cheaply
+        self._runs[key] = run
+
+    def drop(self, key: Key) -> None:
+        self._runs.pop(key, None)
+
+
+def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None) -> None:
+    """Fold sightings into the runs (O(changes) rows: a sighting at a run's end pushes it).
+    A gap outside 1..MAX_GAP seconds raises ValueError before anything is written. With
+    `tails`, a key whose sightings all continue its newest known run is written with one
+    merging UPDATE for the whole batch, without reading the runs first."""
+    grouped: dict[Key, list[rule.Point]] = {}
+    for s in sightings:
+        if s.at.tzinfo is None:
+            raise ValueError(f"naive datetime {s.at!r} in a sighting; times must be aware")
+        grouped.setdefault((s.server_id, s.source), []).append((s.at, rule.check_gap(s.gap)))
+    if not grouped:
+        return
+    for points in grouped.values():
+        points.sort()
+    if conn.dialect.name == "postgresql":
+        _lock_servers(conn, sorted({server for server, _ in grouped}))
+    if tails is not None:
+        grouped = _push_tails(conn, grouped, tails)
+        if not grouped:
+            return
+    stored = _touching(conn, grouped)
+    to_db = datetime_binding(conn.dialect)[0]
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    deletes: list[int] = []
+    for key, points in grouped.items():
+        before = stored.get(key, [])
+        after = rule.fold(before, points)
+        old = {r.id: r for r in before if r.id is not None}
+        kept = set()
+        for r in after:
+            if r.id is None:
+                inserts.append(_row(key, r))
+            else:
+                kept.add(r.id)
+                if r != old[r.id]:
+                    updates.append({"rid": r.id, "f": to_db(r.first_at), "l": to_db(r.last_at),
+                                    "u": to_db(r.until), "g": r.gap, "n": r.count})
+        deletes.extend(i for i in old if i not in kept)
+        if tails is not None:
+            _remember(tails, key, after)
+    _write(conn, inserts, updates, deletes)
+
+
+def _remember(tails: Tails, key: Key, after: list[rule.Run]) -> None:
+    """The key's newest run, if it is stored already (a new row's id is not known: the
+    next batch reads it)."""
+    newest = after[-1] if after else None
+    if newest is not None and newest.id is not None:
+        tails.put(key, newest)
+    else:
+        tails.drop(key)
+
+
+def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails
+                ) -> dict[Key, list[rule.Point]]:
+    """Write the keys whose sightings all continue their newest known run (one UPDATE for
+    all of them); the other keys, left for the full fold."""
+    if not conn.dialect.supports_sane_multi_rowcount:
+        return grouped
+    pushed: dict[Key, rule.Run] = {}
+    rest: dict[Key, list[rule.Point]] = {}
+    for key, points in grouped.items():
+        tail = tails.get(key)
+        run = _continued(tail, points) if tail is not None else None
+        if run is None:
+            rest[key] = points
+        else:
+            pushed[key] = run
+    if not pushed:
+        return grouped
+    if _merge(conn, pushed, grouped) != len(pushed):
+        # a run absorbed meanwhile (another process bridged two runs, deleting one): the
+        # rows still there took their sightings; the others' go through the full fold
+        ids = [r.id for r in pushed.values()]
+        there = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ids))).scalars())
+        for key, run in list(pushed.items()):
+            if run.id not in there:
+                tails.drop(key)
+                rest[key] = grouped[key]
+                del pushed[key]
+    for key, run in pushed.items():
+        tails.put(key, run)
+    return rest
+
+
+def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
+    """`tail` with the sorted `points` added, if every one of them continues it (the rule
+    of `rule.fold` for one run, without a Run per point: the ingest's steady state); None
+    when one falls before it or past its reach (the full fold decides)."""
+    if points[0][0] < tail.first_at:
+        return None
+    last, until, gap = tail.last_at, tail.until, tail.gap
+    slack = rule.SLACK - 1
+    for at, g in points:
+        if at > until + dt.timedelta(seconds=gap * slack):
+            return None
+        last = max(last, at)
+        end = at + dt.timedelta(seconds=g)
+        until = max(until, end)
+        gap = max(gap, g)
+    return rule.Run(tail.first_at, last, until, gap, tail.count + len(points), tail.id)
+
+
+# Push a run on by what a batch adds (its start stays: the batch's sightings all come
+# after it), MAX against what the row holds, so a concurrent widening by another process is
+# kept (SQLite's scalar max compares its ISO text, PostgreSQL's greatest its timestamptz).
+# Driver SQL: the statement of the ingest's steady state, once per batch, without
+# SQLAlchemy's work per parameter set (the times arrive converted by `datetime_binding`,
+# as the reports' insert binds them). On PostgreSQL one statement for the whole batch
+# (arrays unnested), where executemany sends one statement per run.
+_MERGE_SQLITE = ("UPDATE evidence_runs SET last_at = max(last_at, ?), until = max(until, ?), "
+                 "gap = max(gap, ?), count = count + ? WHERE id = ?")
+_MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
+             "until = greatest(r.until, v.u), gap = greatest(r.gap, v.g), "
+             "count = r.count + v.n FROM unnest(%s::timestamptz[], %s::timestamptz[], "
+             "%s::int[], %s::int[], %s::bigint[]) AS v(l, u, g, n, id) WHERE r.id = v.id")
+
+
+def _merge(conn: Conn, pushed: dict[Key, rule.Run],
+           grouped: dict[Key, list[rule.Point]]) -> int:
+    """Write the pushed runs; how many rows took them (a row absorbed meanwhile: fewer)."""
+    to_db = datetime_binding(conn.dialect)[0]
+    rows = [(to_db(r.last_at), to_db(r.until), r.gap, len(grouped[k]), r.id)
+            for k, r in pushed.items()]
+    if conn.dialect.name == "postgresql":
+        columns = [list(c) for c in zip(*rows)]
+        return int(conn.exec_driver_sql(_MERGE_PG, tuple(columns)).rowcount)
+    return int(conn.exec_driver_sql(_MERGE_SQLITE, rows).rowcount)
+
+
+def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:
+    conn.execute(sa.text(
+        "SELECT count(pg_advisory_xact_lock(:c, hashtext(s))) FROM "
+        "(SELECT s FROM unnest(CAST(:servers AS text[])) AS s ORDER BY s) AS ordered"),
+        {"c": _LOCK_CLASS, "servers": list(servers)})
+
+
+def _touching(conn: Conn, grouped: dict[Key, list[rule.Point]]) -> dict[Key, list[rule.Run]]:
+    """The stored runs each key's sightings may join (within `rule.reach()` of them)."""
+    reach = rule.reach()
+    newest = max(points[-1][0] for points in grouped.values())
+    recent = {k: p for k, p in grouped.items() if p[0][0] >= newest - _ONE_WINDOW}
+    windows: list[tuple[list[Key], dt.datetime, dt.datetime]] = []
+    if recent:
+        windows.append((list(recent), min(p[0][0] for p in recent.values()) - reach,
+                        newest + reach))
+    windows.extend(([k], p[0][0] - reach, p[-1][0] + reach)
+                   for k, p in grouped.items() if k not in recent)
+    out: dict[Key, list[rule.Run]] = {}
+    for keys, lo, hi in windows:
+        for chunk in _chunks(keys):
+            for rid, server, source, first, last, until, gap, count in conn.execute(
+                    _select_touching(conn.dialect), {
+                        "servers": sorted({k[0] for k in chunk}),
+                        "sources": sorted({k[1] for k in chunk}), "lo": lo, "hi": hi}):
+                if (server, source) in grouped:  # `count` by position: a Row's is tuple's
+                    out.setdefault((server, source), []).append(rule.Run(
+                        _at(first), _at(last), _at(until), gap, count, rid))
+    return out
+
+
+def _chunks(keys: list[Key]) -> Iterable[list[Key]]:
+    for i in range(0, len(keys), IN_CHUNK):
+        yield keys[i:i + IN_CHUNK]
+
+
+def _at(value: Any) -> dt.datetime:
+    at = utc(value)  # SQLite's text parsed by fromisoformat: a fraction of DATETIME's cost
+    assert at is not None, "a run's times are not null"
+    return at
+
+
+@functools.lru_cache(maxsize=16)
+def _select_touching(dialect: Dialect) -> sa.Select[Any]:
+    """The times read as the driver gives them (text on SQLite), converted by `_at`."""
+    c = runs.c
+    raw = sa.String() if dialect.name == "sqlite" else sa.DateTime(timezone=True)
+    return sa.select(c.id, c.server_id, c.source, *(sa.type_coerce(t, raw).label(t.name)
+                                                    for t in (c.first_at, c.last_at,
+                                                              c.until)),
+                     c.gap, c.count).where(
+        c.server_id.in_(sa.bindparam("servers", expanding=True)),
+        c.source.in_(sa.bindparam("sources", expanding=True)),
+        c.last_at >= sa.bindparam("lo", type_=c.last_at.type),
+        c.first_at <= sa.bindparam("hi", type_=c.first_at.type))
+
+
+def _row(key: Key, r: rule.Run) -> dict[str, Any]:
+    return {"server_id": key[0], "source": key[1], "first_at": r.first_at,
+            "last_at": r.last_at, "until": r.until, "gap": r.gap, "count": r.count}
+
+
+def _write(conn: Conn, inserts: list[dict[str, Any]], updates: list[dict[str, Any]],
+           deletes: list[int]) -> None:
+    if deletes:
+        conn.execute(runs.delete().where(runs.c.id.in_(deletes)))
+    if updates:
+        conn.execute(_update(conn.dialect), updates)
+    if inserts:
+        conn.execute(runs.insert(), inserts)
+
+
+@functools.lru_cache(maxsize=16)
+def _update(dialect: Dialect) -> sa.Update:
+    """Times bound converted already (`datetime_binding`), as the reports' insert does."""
+    c = runs.c
+    native = datetime_binding(dialect)[1]
+    return runs.update().where(c.id == sa.bindparam("rid")).values(
+        first_at=sa.bindparam("f", type_=native), last_at=sa.bindparam("l", type_=native),
+        until=sa.bindparam("u", type_=native),
+        gap=sa.bindparam("g"), count=sa.bindparam("n"))
 
 
 def presence(conn: Conn, server_ids: Sequence[str], lo: dt.datetime, hi: dt.datetime,
              sources: Collection[str] | None = None) -> dict[str, list[Span]]:
-    """Per server, the sorted disjoint spans of [lo, hi) its runs prove available."""
-    raise NotImplementedError
+    """Per server, the sorted disjoint spans of [lo, hi) its runs prove available (every
+    server asked for is a key, with no span if nothing proves it)."""
+    spans: dict[str, list[Span]] = {s: [] for s in server_ids}
+    if hi <= lo or not spans:
+        return spans
+    c = runs.c
+    ids = list(spans)
+    for i in range(0, len(ids), IN_CHUNK):
+        query = sa.select(c.server_id, c.first_at, c.until).where(
+            c.server_id.in_(ids[i:i + IN_CHUNK]), c.first_at < hi,
+            c.last_at >= lo - dt.timedelta(seconds=rule.MAX_GAP))
+        if sources is not None:
+            query = query.where(c.source.in_(list(sources)))
+        for server, first, until in conn.execute(query):
+            if until > lo:
+                spans[server].append((first, until))
+    return {s: rule.clip(rule.merge(found), lo, hi) for s, found in spans.items()}
 
 
-def prune(conn: Conn, before: dt.datetime) -> int:
-    """Delete runs that ended before `before` (past `evidence_retention_days`)."""
-    raise NotImplementedError
+def runs_of(conn: Conn, server_id: str, source: str | None = None) -> list[StoredRun]:
+    """A server's runs, oldest first (tests, the migration check, `prune`'s report)."""
+    c = runs.c
+    query = sa.select(c.server_id, c.source, c.first_at, c.last_at, c.until, c.gap,
+                      c.count).where(
+        c.server_id == server_id)
+    if source is not None:
+        query = query.where(c.source == source)
+    return [StoredRun(*r) for r in conn.execute(query.order_by(c.source, c.first_at))]
+
+
+def prune(conn: Conn, before: dt.datetime, batch: int | None = None) -> int:
+    """Delete at most `batch` (PRUNE_BATCH) runs that ended before `before` (past
+    `evidence_retention_days`): a run goes once all it proves is older (its last sighting
+    more than MAX_GAP before `before`, so `until` is too). The caller loops while a full
+    batch went."""
+    cut = before - dt.timedelta(seconds=rule.MAX_GAP)
+    ids = sa.select(runs.c.id).where(runs.c.last_at < cut).limit(batch or PRUNE_BATCH)
+    return int(conn.execute(
+        runs.delete().where(runs.c.id.in_(ids.scalar_subquery()))).rowcount)
+

@@ -13,12 +13,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from collector.domain.detection import ISOLATED_KEY
 from collector.domain.incidents import Incident
 from collector.domain.model import IncidentKind, IncidentState, Responsibility, Severity
 from collector.domain.sla import IncidentInput
 from collector.store._sql import json_list
 from collector.store.database import Conn
-from collector.store.tables import incident_events, incidents, problems
+from collector.store.tables import (
+    OPEN_DEDUP_WHERE,
+    incident_events,
+    incidents,
+    notices,
+    problems,
+)
 
 _COLUMNS = ("service_id", "server_id", "kind", "severity", "state", "responsibility",
             "affects_availability", "started_at", "detected_at", "notified_at",
@@ -51,11 +58,48 @@ def _values(incident: Incident) -> dict[str, Any]:
     return {c: getattr(incident, c) for c in _COLUMNS}
 
 
-def insert(conn: Conn, incident: Incident) -> Incident:
-    """The incident as stored: the same object with its new id (no read back)."""
-    new_id = conn.execute(incidents.insert().values(**_values(incident))
-                          .returning(incidents.c.id)).scalar_one()
-    return replace(incident, id=int(new_id))
+def insert(conn: Conn, incident: Incident) -> tuple[Incident, bool]:
+    """Store a new incident: (it with its id, True); or, when its dedup key already has an
+    open incident, (that one, False) and nothing is written. The database decides, not a
+    read before the insert: the partial unique index `ux_incidents_open_dedup` (migration
+    0005) lets at most one open incident per key exist, so two nodes or workers opening
+    the same key at once store one (issue 13). On PostgreSQL the insert that loses waits
+    for the winner's commit, then the read sees its row (READ COMMITTED)."""
+    new_id = conn.execute(_insert_open(conn.dialect.name).values(**_values(incident))
+                          ).scalar_one_or_none()
+    if new_id is not None:
+        return replace(incident, id=int(new_id)), True
+    current = find_open(conn, incident.dedup_key) if incident.dedup_key is not None else None
+    if current is None:  # the conflicting one was resolved meanwhile: the key is free again
+        return insert(conn, incident)
+    return current, False
+
+
+@functools.cache
+def _insert_open(dialect: str) -> Any:
+    # ON CONFLICT on the partial index's own target and predicate (both engines): another
+    # unique violation still raises, only "this key is open already" is a conflict.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return (module.insert(incidents)
+            .on_conflict_do_nothing(index_elements=[incidents.c.dedup_key],
+                                    index_where=sa.text(OPEN_DEDUP_WHERE))
+            .returning(incidents.c.id))
+
+
+def reopen(conn: Conn, incident: Incident, fields: Iterable[str]) -> Incident | None:
+    """`save` for a resolved incident that opens again: None, nothing written, when its key
+    has an open incident meanwhile (the partial unique index refuses a second one). A
+    savepoint keeps the caller's transaction usable after the refusal (PostgreSQL aborts a
+    transaction on an error otherwise)."""
+    values = {f: getattr(incident, f) for f in fields}
+    try:
+        with conn.begin_nested():
+            conn.execute(incidents.update().where(incidents.c.id == incident.id).values(**values))
+    except sa.exc.IntegrityError:
+        return None
+    return incident
 
 
 def save(conn: Conn, incident: Incident, fields: Iterable[str]) -> None:
@@ -208,3 +252,68 @@ def open_counts(conn: Conn) -> dict[str, int]:
         sa.select(incidents.c.severity, sa.func.count())
         .where(incidents.c.state == IncidentState.OPEN.value)
         .group_by(incidents.c.severity)).all())
+
+
+def isolation_spans(conn: Conn, start: dt.datetime, end: dt.datetime
+                    ) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """The `collector_isolated` incidents of any service overlapping [start, end), as
+    (started_at, resolved_at or None while open), oldest first: the SLA counts that time
+    as blind for every service (SPEC-2 §9). Found by their dedup key (detection's
+    `ISOLATED_KEY`), so through `ix_incidents_dedup_state`, not a scan of every incident."""
+    c = incidents.c
+    query = (sa.select(c.started_at, c.resolved_at)
+             .where(c.dedup_key == ISOLATED_KEY,
+                    c.kind == IncidentKind.COLLECTOR_ISOLATED.value, c.started_at < end,
+                    sa.or_(c.resolved_at.is_(None), c.resolved_at > start))
+             .order_by(c.started_at, c.id))
+    return [(r.started_at, r.resolved_at) for r in conn.execute(query)]
+
+
+# --- detection (issue 12, helper "detection"): outages late evidence may revise -------------
+
+@dataclass(frozen=True)
+class OutageStart:
+    """What revising an outage's start needs of it (read without the enums: one row an
+    older version left unreadable must not stop the revision of the others)."""
+
+    id: int
+    server_id: str
+    kind: str
+    started_at: dt.datetime
+    evidence: dict[str, Any]
+
+
+def outages_since(conn: Conn, service_ids: Sequence[str],
+                  since: dt.datetime) -> list[OutageStart]:
+    """server_down and agent_lost incidents of `service_ids` (open or resolved) started at
+    `since` or later, oldest first (ix_incidents_service_started)."""
+    if not service_ids:
+        return []
+    c = incidents.c
+    rows = conn.execute(
+        sa.select(c.id, c.server_id, c.kind, c.started_at, c.evidence)
+        .where(c.service_id.in_(list(service_ids)), c.started_at >= since,
+               c.kind.in_([IncidentKind.SERVER_DOWN.value, IncidentKind.AGENT_LOST.value]),
+               c.server_id.is_not(None))
+        .order_by(c.started_at, c.id))
+    return [OutageStart(int(r.id), r.server_id, r.kind, r.started_at,
+                        r.evidence if isinstance(r.evidence, dict) else {}) for r in rows]
+
+
+# --- escalation (SPEC-2 §12) -------------------------------------------------------------------
+
+def unacknowledged(conn: Conn, severity: Severity, detected_before: dt.datetime, *,
+                   notice_kind: str, limit: int = 500) -> list[Incident]:
+    """Open incidents of `severity` nobody acknowledged, detected before `detected_before`,
+    with no `notices` row of `notice_kind` keyed by their id yet; the longest waiting first
+    (those already announced are left out in SQL, so they never crowd out the new ones)."""
+    c = incidents.c
+    noticed = sa.exists().where(notices.c.service_id == c.service_id,
+                                notices.c.kind == notice_kind,
+                                notices.c.key == sa.cast(c.id, sa.String))
+    rows = conn.execute(
+        sa.select(incidents)
+        .where(c.state == IncidentState.OPEN.value, c.severity == severity.value,
+               c.acknowledged_at.is_(None), c.detected_at <= detected_before, ~noticed)
+        .order_by(c.detected_at, c.id).limit(limit)).mappings()
+    return [_from_row(r) for r in rows]

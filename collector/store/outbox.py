@@ -1,13 +1,14 @@
 """The outbox's rows: webhook deliveries and e-mails (collector.notify writes and sends them).
 
 Rows are inserted in the transaction of the change they announce (STYLE: detection writes
-transitions, delivery happens elsewhere); the dispatcher leases one due row at a time in a
-short write transaction, sends it outside any, and records the try in another short one.
+transitions, delivery happens elsewhere); the dispatcher claims one due row at a time in a
+short write transaction (one atomic UPDATE ... RETURNING), sends it outside any, and
+records the try in another short one, fenced by the lease it took.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,6 @@ from sqlalchemy import Table, and_, func, insert, select, update
 from collector.domain.model import Event
 from collector.store.database import Conn
 from collector.store.tables import deliveries, emails
-
-_LEASE_TRIES = 10  # rows another dispatcher may take under our feet before a pass gives up
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,38 +96,32 @@ def opening_sent(conn: Conn, *, webhook: str, incident_id: int) -> bool:
         deliveries.c.event == Event.INCIDENT_OPENED.value)).limit(1)).first() is not None
 
 
-def deliveries_due(conn: Conn, now: dt.datetime) -> bool:
-    return _due(conn, deliveries, now)
+def due_webhooks(conn: Conn, now: dt.datetime) -> set[str]:
+    """The webhooks (by name) that have a delivery due at `now`: one lane each."""
+    return {str(name) for name in conn.execute(
+        select(deliveries.c.webhook).distinct().where(
+            deliveries.c.state == "pending", deliveries.c.next_attempt_at <= now)).scalars()}
 
 
 def emails_due(conn: Conn, now: dt.datetime) -> bool:
-    return _due(conn, emails, now)
+    return conn.execute(select(emails.c.id).where(
+        emails.c.state == "pending", emails.c.next_attempt_at <= now).limit(1)).first() is not None
 
 
-def lease_next_delivery(conn: Conn, now: dt.datetime, leases: Mapping[str, dt.timedelta],
-                        default: dt.timedelta) -> str | None:
-    """Lease the oldest due delivery until `now` plus the lease of its webhook (`leases`,
-    by name; else `default`) and give its id; None when nothing is due. Call in a write
-    transaction. Only the id and the webhook are read: a row whose other columns cannot be
-    read is still leased, and loading it (`get_delivery`) fails that row alone."""
-    for _ in range(_LEASE_TRIES):
-        row = conn.execute(_next_due(deliveries, now, deliveries.c.webhook)).first()
-        if row is None:
-            return None
-        if _lease(conn, deliveries, row.id, now, now + leases.get(row.webhook, default)):
-            return str(row.id)
-    return None  # others took every row we saw: the next pass goes on
+def claim_delivery(conn: Conn, now: dt.datetime, webhook: str, until: dt.datetime) -> str | None:
+    """Lease the oldest delivery of `webhook` due at `now` until `until` and give its id;
+    None when it has none due. Call in a write transaction. One statement claims it, so
+    two dispatchers (threads, processes, nodes) never take the same row: on PostgreSQL
+    the row is picked `FOR UPDATE SKIP LOCKED` (a racing claim takes the next one instead
+    of waiting), on SQLite the write transaction holds the database's lock. Only the id is
+    read: a row whose other columns cannot be read is still claimed, and loading it
+    (`get_delivery`) fails that row alone."""
+    return _claim(conn, deliveries, now, until, deliveries.c.webhook == webhook)
 
 
-def lease_next_email(conn: Conn, now: dt.datetime, lease: dt.timedelta) -> str | None:
-    """`lease_next_delivery` for e-mails: one lease for all (one SMTP relay)."""
-    for _ in range(_LEASE_TRIES):
-        row = conn.execute(_next_due(emails, now)).first()
-        if row is None:
-            return None
-        if _lease(conn, emails, row.id, now, now + lease):
-            return str(row.id)
-    return None
+def claim_email(conn: Conn, now: dt.datetime, until: dt.datetime) -> str | None:
+    """`claim_delivery` for e-mails (one relay, one lane)."""
+    return _claim(conn, emails, now, until)
 
 
 def get_delivery(conn: Conn, delivery_id: str) -> Delivery | None:
@@ -141,13 +134,17 @@ def get_email(conn: Conn, email_id: str) -> Email | None:
     return _email(row) if row is not None else None
 
 
-def record_delivery(conn: Conn, delivery_id: str, attempt: Attempt) -> None:
-    _record(conn, deliveries, delivery_id, attempt, done=("delivered", "delivered_at"))
+def record_delivery(conn: Conn, delivery_id: str, attempt: Attempt,
+                    leased_until: dt.datetime) -> bool:
+    """Record a try of a delivery leased until `leased_until`; False, nothing written, if
+    that lease is no longer ours (it ran out and another dispatcher claimed the row)."""
+    return _record(conn, deliveries, delivery_id, attempt, leased_until,
+                   done=("delivered", "delivered_at"))
 
 
-def record_email(conn: Conn, email_id: str, attempt: Attempt) -> None:
+def record_email(conn: Conn, email_id: str, attempt: Attempt, leased_until: dt.datetime) -> bool:
     # an e-mail's "delivered" reads "sent": the SMTP server took it, the inbox is its job
-    _record(conn, emails, email_id, attempt, done=("sent", "sent_at"))
+    return _record(conn, emails, email_id, attempt, leased_until, done=("sent", "sent_at"))
 
 
 def list_deliveries(conn: Conn, *, state: str | None, limit: int) -> list[Delivery]:
@@ -171,27 +168,24 @@ def delivery_counts(conn: Conn) -> DeliveryCounts:
     return DeliveryCounts(int(delivered), int(retried), int(failed), int(pending))
 
 
-def _due(conn: Conn, table: Table, now: dt.datetime) -> bool:
-    return conn.execute(select(table.c.id).where(
-        table.c.state == "pending", table.c.next_attempt_at <= now).limit(1)).first() is not None
+def _claim(conn: Conn, table: Table, now: dt.datetime, until: dt.datetime,
+           *where: Any) -> str | None:
+    pick = (select(table.c.id)
+            .where(table.c.state == "pending", table.c.next_attempt_at <= now, *where)
+            .order_by(table.c.next_attempt_at, table.c.created_at).limit(1))
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    claimed = conn.execute(
+        update(table)
+        # the outer conditions again: a row claimed by a racing statement no longer matches
+        .where(table.c.id == pick.scalar_subquery(), table.c.state == "pending",
+               table.c.next_attempt_at <= now)
+        .values(next_attempt_at=until).returning(table.c.id)).scalar_one_or_none()
+    return None if claimed is None else str(claimed)
 
 
-def _next_due(table: Table, now: dt.datetime, *columns: Any) -> Any:
-    return select(table.c.id, *columns).where(
-        table.c.state == "pending", table.c.next_attempt_at <= now,
-    ).order_by(table.c.next_attempt_at, table.c.created_at).limit(1)
-
-
-def _lease(conn: Conn, table: Table, row_id: str, now: dt.datetime, until: dt.datetime) -> bool:
-    # Compare-and-set: a concurrent dispatcher that leased it first moved the time.
-    result = conn.execute(update(table).where(
-        table.c.id == row_id, table.c.state == "pending", table.c.next_attempt_at <= now,
-    ).values(next_attempt_at=until))
-    return bool(result.rowcount == 1)
-
-
-def _record(conn: Conn, table: Table, row_id: str, attempt: Attempt, *,
-            done: tuple[str, str]) -> None:
+def _record(conn: Conn, table: Table, row_id: str, attempt: Attempt, leased_until: dt.datetime,
+            *, done: tuple[str, str]) -> bool:
     done_state, done_column = done
     values: dict[str, Any] = {"attempts": table.c.attempts + 1, "state": attempt.state}
     if attempt.state == "delivered":
@@ -200,7 +194,12 @@ def _record(conn: Conn, table: Table, row_id: str, attempt: Attempt, *,
         values["last_error"] = attempt.error
     if attempt.next_attempt_at is not None:
         values["next_attempt_at"] = attempt.next_attempt_at
-    conn.execute(update(table).where(table.c.id == row_id).values(**values))
+    # The lease is the fence: only its holder records, so a try that outlived its lease
+    # never overwrites the try of the dispatcher that claimed the row after it.
+    result = conn.execute(update(table).where(
+        table.c.id == row_id, table.c.state == "pending",
+        table.c.next_attempt_at == leased_until).values(**values))
+    return bool(result.rowcount == 1)
 
 
 def _tries(row: Any) -> dict[str, Any]:

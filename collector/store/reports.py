@@ -4,6 +4,9 @@ A report is one server's: its id is unique per server (`UNIQUE (server_id, repor
 issue 11). Bodies are read back as text and parsed here, one row at a time, so that a
 row an older collector let in (a byte-order mark, nesting deeper than Python's json
 recursion, NaN) shows up as that one report's problem instead of failing the listing.
+
+Bodies are stored compact (issue 12, `collector.store.bodies`): the JSON text as sent,
+compressed; this module reads them back (`read_stored`).
 """
 from __future__ import annotations
 
@@ -17,11 +20,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from collector.domain.report import MAX_DEPTH, depth_over, first_problem, too_deep
 from collector.store._sql import datetime_binding, insert_on_conflict, utc
+from collector.store.bodies import decode_body, encode_body
 from collector.store.database import Conn
 from collector.store.tables import reports
 
@@ -34,6 +37,7 @@ STORED_DEPTH = max(MAX_DEPTH, 200)
 # mapping every digit to "0" and anything else to " " (a tenth of a regular expression's time)
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _19_DIGITS = b"0" * 19
+
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def insert_report(conn: Conn, *, report_id: str, server_id: str,
     """Store a report once per server (STYLE: idempotent ingest); True when it was new."""
     stmt = insert_on_conflict(conn.dialect.name)(reports).values(
         report_id=report_id, server_id=server_id, collected_at=collected_at,
-        received_at=received_at, interval=interval, body=body,
+        received_at=received_at, interval=interval, body=encode_body(json.dumps(body)),
     ).on_conflict_do_nothing(index_elements=_UNIQUE).returning(reports.c.id)
     # RETURNING yields the new row's id, or nothing for a duplicate (rowcount is not
     # reliable across drivers for ON CONFLICT)
@@ -87,31 +91,40 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
     """Store many reports once each in one statement; the (server_id, report_id) pairs
     that were new (a pair already stored is a duplicate, whoever else uses the id).
 
-    The body is bound as the text received (no decode/encode round trip): SQLite keeps
-    JSON as text, PostgreSQL casts it to json, which keeps the text as sent."""
+    The body is the text received, compressed (`encode_body`): no decode/encode round
+    trip, the text as sent is what a listing reads back."""
     if not batch:
         return set()
     to_db, _ = datetime_binding(conn.dialect)
     params = [{"report_id": r.report_id, "server_id": r.server_id,
                "collected_at": to_db(r.collected_at), "received_at": to_db(r.received_at),
-               "interval": r.interval, "body_json": r.body_json} for r in batch]
+               "interval": r.interval, "body": encode_body(r.body_json)} for r in batch]
     # one row back per new report; a duplicate (ON CONFLICT DO NOTHING) returns nothing
     return {(row[0], row[1]) for row in conn.execute(_insert_reports(conn.dialect), params)}
+
+
+class _Bytes(sa.types.TypeDecorator[bytes]):
+    """The encoded body bound as it is: both drivers take `bytes` for a BLOB / bytea, and
+    LargeBinary's processor (a memoryview per row on SQLite) is a cost of the hot path."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
 
 
 @functools.lru_cache(maxsize=16)
 def _insert_reports(dialect: Dialect) -> sa.Insert:
     """Built once per dialect: the same statement object hits SQLAlchemy's compiled cache.
     The times arrive converted (`datetime_binding`) and are bound without a TypeDecorator."""
-    pg = dialect.name == "postgresql"
-    text = sa.bindparam("body_json", type_=sa.Text)
     native = datetime_binding(dialect)[1]
     insert: sa.Insert = insert_on_conflict(dialect.name)(reports).values(
         report_id=sa.bindparam("report_id"), server_id=sa.bindparam("server_id"),
         collected_at=sa.bindparam("collected_at", type_=native),
         received_at=sa.bindparam("received_at", type_=native),
         interval=sa.bindparam("interval"),
-        body=sa.cast(text, postgresql.JSON) if pg else sa.type_coerce(text, sa.Text),
+        body=sa.bindparam("body", type_=_Bytes()),
     ).on_conflict_do_nothing(index_elements=_UNIQUE).returning(reports.c.server_id,
                                                                 reports.c.report_id)
     return insert
@@ -122,7 +135,7 @@ def list_reports(conn: Conn, server_id: str, *, since: dt.datetime | None = None
     """Oldest first by the agent's clock (SPEC §5), so a late report sits where it belongs."""
     c = reports.c
     query = sa.select(c.report_id, c.server_id, c.collected_at, c.received_at, c.interval,
-                      _body_text(conn)).where(c.server_id == server_id)
+                      c.body).where(c.server_id == server_id)
     if since is not None:
         query = query.where(c.collected_at >= since)
     if until is not None:
@@ -130,17 +143,19 @@ def list_reports(conn: Conn, server_id: str, *, since: dt.datetime | None = None
     query = query.order_by(c.collected_at, c.id).limit(limit)
     out = []
     for r in conn.execute(query):
-        body, problem = read_body(r.body)
+        body, problem = read_stored(r.body)
         out.append(StoredReport(r.report_id, r.server_id, r.collected_at, r.received_at,
                                 r.interval, body, problem))
     return out
 
 
-def _body_text(conn: Conn) -> sa.ColumnElement[Any]:
-    """The body as the text stored (SQLite) or kept by `json` (PostgreSQL), unparsed."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(reports.c.body, sa.Text).label("body")
-    return sa.type_coerce(reports.c.body, sa.Text).label("body")
+def read_stored(blob: bytes | None) -> tuple[dict[str, Any], str | None]:
+    """A stored (compressed) body as a dict, and what was wrong with it (`read_body`)."""
+    try:
+        text = decode_body(blob)
+    except ValueError as exc:
+        return {}, str(exc)
+    return read_body(text)
 
 
 def read_body(text: str | None) -> tuple[dict[str, Any], str | None]:
@@ -210,9 +225,11 @@ def last_report_times(conn: Conn) -> dict[str, dt.datetime]:
     return out
 
 
-def prune_reports(conn: Conn, before: dt.datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete at most `batch` reports collected before `before`; the caller loops."""
-    ids = sa.select(reports.c.id).where(reports.c.collected_at < before).limit(batch)
+def prune_reports(conn: Conn, before: dt.datetime, batch: int | None = None) -> int:
+    """Delete at most `batch` (PRUNE_BATCH) reports collected before `before`; the caller
+    loops while a full batch went."""
+    ids = sa.select(reports.c.id).where(reports.c.collected_at < before).limit(
+        batch or PRUNE_BATCH)
     return int(conn.execute(
         reports.delete().where(reports.c.id.in_(ids.scalar_subquery()))).rowcount)
 
@@ -230,11 +247,11 @@ def report_bodies_since(conn: Conn, server_ids: Sequence[str],
     notice reads the last hour of a service's figures); none for no server."""
     if not server_ids:
         return []
-    query = sa.select(reports.c.server_id, reports.c.collected_at, _body_text(conn)).where(
+    query = sa.select(reports.c.server_id, reports.c.collected_at, reports.c.body).where(
         reports.c.server_id.in_(list(server_ids)), reports.c.collected_at >= since)
     out = []
     for r in conn.execute(query):
-        body, problem = read_body(r.body)
+        body, problem = read_stored(r.body)
         if problem is None:  # an unreadable row says nothing about bandwidth
             out.append(ReportBody(r.server_id, r.collected_at, body))
     return out

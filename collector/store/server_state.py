@@ -58,8 +58,9 @@ def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int
                 *, create: bool = True, unreadable: dict[str, str] | None = None
                 ) -> dict[str, ServerObservation]:
     """The rows of `servers` in one query, with the maintenance window in progress per
-    service; rows are created on first sight, except with `create=False` (a read
-    transaction), which leaves out the servers that have no row yet.
+    server (`windows`: server id -> window id); rows are created on first sight, except
+    with `create=False` (a read transaction), which leaves out the servers that have no
+    row yet.
 
     A row that cannot be read (a status no version of Vigie writes, say) raises, unless
     `unreadable` is given: then the server is left out and the problem recorded there, so
@@ -78,7 +79,7 @@ def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int
     out: dict[str, ServerObservation] = {}
     for i, server in wanted.items():
         try:
-            out[i] = _observation(rows[i], server, windows.get(server.service))
+            out[i] = _observation(rows[i], server, windows.get(server.id))
         except (ValueError, TypeError, OverflowError) as exc:
             if unreadable is None:
                 raise
@@ -89,7 +90,7 @@ def load_states(conn: Conn, servers: Iterable[Server], windows: Mapping[str, int
 def load_state(conn: Conn, server: Server, maintenance_id: int | None = None
                ) -> ServerObservation:
     """One server's row (created on first sight) as the pure rules see it."""
-    windows = {server.service: maintenance_id} if maintenance_id is not None else {}
+    windows = {server.id: maintenance_id} if maintenance_id is not None else {}
     return load_states(conn, [server], windows)[server.id]
 
 
@@ -186,12 +187,16 @@ def _upsert(dialect: Dialect) -> sa.Insert:
     iv = sa.bindparam("s_iv", type_=sa.Integer)
     siv = sa.bindparam("s_siv", type_=sa.Integer)
     newest = sa.or_(c.last_report_at.is_(None), new.last_report_at >= c.last_report_at)
+    partial = sa.or_(c.status == ServerStatus.PARTIAL.value,
+                     c.pending_status == ServerStatus.PARTIAL.value)
     upsert: sa.Insert = insert.values(
         server_id=sa.bindparam("s_id"), status=ServerStatus.UP.value, last_report_at=at,
         last_received_at=now, last_interval=sa.func.coalesce(iv, siv),
         last_seen_up_at=at, pending_status=None, pending_count=0, changed_at=now, version=1,
     ).on_conflict_do_update(index_elements=[c.server_id], set_={
-        "status": ServerStatus.UP.value,
+        # SPEC-2 §10: a report proves the collector's own view only; a partial server
+        # (or one becoming partial) stays so until detection's quorum says otherwise
+        "status": sa.case((partial, c.status), else_=ServerStatus.UP.value),
         "last_report_at": sa.case((newest, new.last_report_at), else_=c.last_report_at),
         "last_interval": sa.case((sa.and_(newest, iv.is_not(None)), iv),
                                  else_=sa.func.coalesce(c.last_interval, siv)),
@@ -199,9 +204,10 @@ def _upsert(dialect: Dialect) -> sa.Insert:
                                      sa.func.coalesce(c.last_received_at, new.last_received_at)),
         "last_seen_up_at": greatest(new.last_seen_up_at,
                                     sa.func.coalesce(c.last_seen_up_at, new.last_seen_up_at)),
-        "pending_status": None, "pending_count": 0,
-        "changed_at": sa.case((c.status != ServerStatus.UP.value, new.changed_at),
-                              else_=c.changed_at),
+        "pending_status": sa.case((partial, c.pending_status), else_=None),
+        "pending_count": sa.case((partial, c.pending_count), else_=0),
+        "changed_at": sa.case((sa.or_(partial, c.status == ServerStatus.UP.value),
+                               c.changed_at), else_=new.changed_at),
         "version": c.version + 1,
     })
     return upsert

@@ -6,6 +6,7 @@ the way in and restores UTC on the way out; PostgreSQL stores `timestamptz`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,9 +24,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import LargeBinary, TypeDecorator
+
+from collector.store.bodies import encode_body
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 metadata = MetaData(naming_convention={
@@ -60,8 +65,28 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-# One row per report an agent delivered; `body` is the whole report as sent. A report id
-# is unique per server (issue 11, defect 5: server B reusing server A's id is B's report).
+class CompactJson(TypeDecorator[bytes]):
+    """A report body on disk (store/bodies.py): JSON text compressed. Bound as the stored
+    bytes, as the JSON text, or as a dict/list (written as JSON); read back as the stored
+    bytes, which `store/reports.py` decompresses and parses (a bad row is that row's
+    problem, not the listing's)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        return encode_body(value if isinstance(value, str) else json.dumps(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes(value)  # psycopg: a memoryview
+
+
+# One row per report an agent delivered; `body` is the whole report as sent, compact. A
+# report id is unique per server (issue 11, defect 5: server B reusing server A's id is B's
+# report). Raw reports are kept `report_retention_days`; the evidence they give outlives
+# them in `evidence_runs`.
 reports = Table(
     "reports", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -70,7 +95,7 @@ reports = Table(
     Column("collected_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("interval", Integer, nullable=False),
-    Column("body", JSON, nullable=False),
+    Column("body", CompactJson, nullable=False),
     Index("ix_reports_server_collected", "server_id", "collected_at"),
     UniqueConstraint("server_id", "report_id"),
 )
@@ -98,6 +123,10 @@ problems = Table(
     Column("summary", Text, nullable=False, default=""),
 )
 
+# The predicate of ux_incidents_open_dedup, as the migration writes it and as an
+# INSERT ... ON CONFLICT names it (store/incidents.py).
+OPEN_DEDUP_WHERE = "state <> 'resolved' AND dedup_key IS NOT NULL"
+
 incidents = Table(
     "incidents", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -121,7 +150,11 @@ incidents = Table(
     Column("evidence", JSON, nullable=False, default=dict),
     Column("created_by", String(100), nullable=False),
     Index("ix_incidents_service_started", "service_id", "started_at"),
-    Index("ix_incidents_dedup_state", "dedup_key", "state"),
+    Index("ix_incidents_dedup_state", "dedup_key", "state"),   # find_recent: resolved ones
+    # At most one open incident per dedup key, enforced by the database (issue 13,
+    # migration 0005): two nodes or workers opening the same key at once store one.
+    Index("ux_incidents_open_dedup", "dedup_key", unique=True,
+          sqlite_where=text(OPEN_DEDUP_WHERE), postgresql_where=text(OPEN_DEDUP_WHERE)),
     Index("ix_incidents_server_state", "server_id", "state"),
 )
 
@@ -138,18 +171,42 @@ incident_events = Table(
     Index("ix_incident_events_incident", "incident_id"),
 )
 
+# SPEC-2 §12: a window's bounds and scope; its notice lives in its parts (a window with no
+# part row, recorded before migration 0007, is one part: start, end, notified_at, planned).
 maintenances = Table(
     "maintenances", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("service_id", String(64), nullable=False),
     Column("start", UtcDateTime, nullable=False),
     Column("end", UtcDateTime, nullable=False),
-    Column("notified_at", UtcDateTime, nullable=False),
+    Column("notified_at", UtcDateTime),             # the declared notice; null when sent
     Column("reason", Text, nullable=False, default=""),
-    Column("planned", Boolean, nullable=False),
+    Column("planned", Boolean, nullable=False),     # as decided at creation (0007: parts)
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
+    Column("servers", JSON),                        # null: the whole service
+    Column("notice_source", String(16)),            # sent, declared; null: no notice
+    Column("state", String(16), nullable=False, default="scheduled"),
+    Column("risky_reason", Text),
+    Column("updated_at", UtcDateTime),
     Index("ix_maintenances_service_start", "service_id", "start"),
+)
+
+# A part of a window with its own notice (SPEC-2 §12, contract §4): `notified_at` given by
+# hand, or `email_id` the notice Vigie queued (told when the relay accepted it: the
+# e-mail's sent_at); planned when that notice is at or before `deadline` (8 calendar days
+# before the part's own start in the service's zone, fixed when the part was saved).
+maintenance_parts = Table(
+    "maintenance_parts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("maintenance_id", BigId, ForeignKey("maintenances.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("start", UtcDateTime, nullable=False),
+    Column("end", UtcDateTime, nullable=False),
+    Column("notified_at", UtcDateTime),
+    Column("email_id", String(64)),
+    Column("deadline", UtcDateTime, nullable=False),
+    Index("ix_maintenance_parts_maintenance_id", "maintenance_id"),
 )
 
 # Outbox (STYLE: detection writes transitions, delivery happens elsewhere): one row per
@@ -218,7 +275,8 @@ collector_heartbeats = Table(
 # SPEC-2 §9 the evidence ledger (store/evidence.py): runs of consecutive evidence that a
 # server was available, one row per run, not per report. A run of `source` ("report": agent
 # reports that prove availability; "ping": answered pings of the collector) proves
-# [first_at, last_at + gap) with `count` pieces of evidence in it.
+# [first_at, until) with `count` pieces of evidence in it, the last at `last_at`; `gap` is
+# the greatest of theirs (collector/domain/evidence.py).
 evidence_runs = Table(
     "evidence_runs", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -226,6 +284,7 @@ evidence_runs = Table(
     Column("source", String(64), nullable=False),
     Column("first_at", UtcDateTime, nullable=False),
     Column("last_at", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime, nullable=False),
     Column("gap", Integer, nullable=False),
     Column("count", Integer, nullable=False),
     Index("ix_evidence_runs_server_id_source_last_at", "server_id", "source", "last_at"),
@@ -245,4 +304,110 @@ audit_log = Table(
     Column("reason", Text),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_object", "object"),
+)
+
+# SPEC-2 §11 the cluster's leader (store/leadership.py): one row (id 1), a lease taken and
+# renewed by compare-and-set on the database's clock. `token` is unique so that a take
+# (which changes it) needs a FOR UPDATE row lock, which waits for the old leader's fenced
+# job transactions (FOR KEY SHARE), while a renewal (token unchanged) does not.
+cluster_leader = Table(
+    "cluster_leader", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("token", String(64), nullable=False),     # the holding process's random token
+    Column("node_id", String(64), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("term", BigInteger, nullable=False),      # +1 at every take: a fencing number
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    UniqueConstraint("token", name="uq_cluster_leader_token"),
+)
+
+# SPEC-2 §12: a month's SLA report as issued to the client, never rewritten (store/statements.py)
+statements = Table(
+    "statements", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("service_id", String(64), nullable=False),
+    Column("month", String(7), nullable=False),      # YYYY-MM
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("issued_by", String(100), nullable=False),
+    Column("body", Text, nullable=False),            # the report's JSON, the bytes hashed
+    Column("sha256", String(64), nullable=False),
+    UniqueConstraint("service_id", "month", name="uq_statements_service_id_month"),
+)
+
+# SPEC-2 §15 the live inventory (store/inventory.py, migration 0008): one row per service,
+# server or client, managed by the file or the API; a token only as its SHA-256 digest.
+inventory_entries = Table(
+    "inventory_entries", metadata,
+    Column("kind", String(8), primary_key=True),        # service | server | client
+    Column("id", String(64), primary_key=True),
+    Column("managed_by", String(8), nullable=False),    # file | api
+    Column("fields", JSON, nullable=False),             # the dataclass's fields, no token
+    Column("token_digest", String(64)),                 # hex SHA-256
+    Column("status", String(16), nullable=False),       # active | isolated | retired
+    Column("reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("token_digest", name="uq_inventory_entries_token_digest"),
+)
+
+# SPEC-2 §15 contract 4.1.2: a server's isolation, excluded from its service's SLA
+server_isolations = Table(
+    "server_isolations", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("server_id", String(64), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Index("ix_server_isolations_service_id", "service_id"),
+)
+
+# one row (id 1), +1 in the transaction of every inventory change: each process reloads
+# when it moved (services/inventory.py)
+inventory_version = Table(
+    "inventory_version", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# SPEC-2 §10 (issue 16, migration 0009): probes and each vantage point's view of the fleet
+# (store/observations.py); answered observations are ledger runs ("probe:<id>")
+probe_status = Table(
+    "probe_status", metadata,
+    Column("probe_id", String(64), primary_key=True),
+    Column("last_received_at", UtcDateTime, nullable=False),   # collector's clock
+    Column("last_observed_at", UtcDateTime),                   # the probe's own clock
+    Column("skew_seconds", Float, nullable=False),             # probe clock - collector's
+    Column("interval", Integer, nullable=False),
+)
+
+vantage_views = Table(
+    "vantage_views", metadata,
+    Column("vantage", String(64), primary_key=True),   # "collector" or a probe id
+    Column("server_id", String(64), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),          # the observation, placed
+    Column("failing_since", UtcDateTime),               # the current failure run's start
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+vantage_failures = Table(
+    "vantage_failures", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("vantage", String(64), nullable=False),
+    Column("server_id", String(64), nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Index("ix_vantage_failures_server_id_last_at", "server_id", "last_at"),
+)
+
+probe_batches = Table(
+    "probe_batches", metadata,
+    Column("probe_id", String(64), primary_key=True),
+    Column("batch_id", String(64), primary_key=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_probe_batches_received_at", "received_at"),
 )

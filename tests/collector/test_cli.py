@@ -70,7 +70,8 @@ def test_it_lists_every_problem_of_every_table_in_one_run(tmp_path: Path) -> Non
         f"{path}: servers[2].id: missing",  # it used to pass as a server named "#2"
         f"{path}: webhooks[0].url: not an http:// or https:// URL (got 'ftp://hooks.invalid')",
         (f"{path}: webhooks[0].events: unknown event, known: incident.opened, incident.resolved, "
-        "incident.updated, maintenance.scheduled, sla.budget (got 'incident.closed')"),
+        "incident.unacknowledged, incident.updated, maintenance.scheduled, sla.budget "
+        "(got 'incident.closed')"),
     ]
     assert lines[5:] == [f"{path}: smtp.port: must be between 1 and 65535 (got 70000)",
                          f"{path}: smtp.colour: unknown key"]

@@ -15,8 +15,6 @@ from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import BaseRoute
 
-from collector.services import ingest
-from collector.store import reports as queries
 from tests.collector.server import auth, config_text, make_report, running_app
 
 
@@ -80,20 +78,7 @@ def test_it_answers_503_on_health_when_the_database_is_gone(sqlite_url: str) -> 
     assert "vigie_collector_database_up 0.0" in metrics.text
 
 
-def test_it_prunes_reports_past_retention_in_batches(db_url: str, monkeypatch) -> None:
-    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-    monkeypatch.setattr(queries, "PRUNE_BATCH", 2)
-    with running_app(config_text(), db_url) as running:
-        with running.engine.begin() as conn:
-            for age_days in (40, 36, 35.5, 34, 1):   # retention: 35 days (the default)
-                at = now - dt.timedelta(days=age_days)
-                queries.insert_report(conn, report_id=f"r{age_days}", server_id="web-01",
-                                      collected_at=at, received_at=at, interval=10, body={})
-        deleted = ingest.prune_reports(running.db, running.config, now)
-        with running.engine.connect() as conn:
-            kept = [r.report_id for r in queries.list_reports(conn, "web-01")]
-    assert deleted == 3
-    assert kept == ["r34", "r1"]
+# pruning: tests/evidence/test_prune.py (collector.services.prune, issue 12)
 
 
 LOCK_HELD = 10.0  # seconds another connection keeps SQLite's write lock

@@ -62,8 +62,8 @@ def test_it_announces_each_change_to_the_webhooks(db_url: str) -> None:
         url = f"{base}/api/v1/incidents/{created.json()['id']}"
         requests.patch(url, json={"summary": "switch port down"}, headers=auth("admin"),
                        timeout=10)
-        requests.patch(url, json={"resolved_at": NOW.isoformat()}, headers=auth("admin"),
-                       timeout=10)
+        requests.patch(url, json={"resolved_at": NOW.isoformat(), "reason": "switch replaced"},
+                       headers=auth("admin"), timeout=10)
         with running.engine.connect() as conn:
             events = conn.execute(sa.select(deliveries.c.event)
                                   .order_by(deliveries.c.created_at)).scalars().all()

@@ -42,7 +42,7 @@ def test_it_records_a_manual_incident_with_defaults(db_url: str) -> None:
     assert by_server.status_code == 201
     assert by_server.json()["service"] == "globex-db" and by_server.json()["state"] == "resolved"
     assert fetched.json()["timeline"][0]["action"] == "opened"
-    assert fetched.json()["timeline"][0]["actor"] == "admin"
+    assert fetched.json()["timeline"][0]["actor"] == "operator:admin"
     assert later_than_start.status_code == 422
     assert later_than_start.json()["error"].startswith("resolved_at")
     assert unknown.status_code == 422 and "body.service" in unknown.json()["error"]
@@ -55,19 +55,24 @@ def test_it_keeps_the_reason_for_a_change_of_responsibility(db_url: str) -> None
         with_reason = _patch(base, incident_id, responsibility="client",
                              reason="the client's own deployment broke the site")
         acked = _patch(base, incident_id, acknowledged=True)
-        resolved = _patch(base, incident_id,
+        resolved_silently = _patch(base, incident_id,
+                                   resolved_at=(T0 + dt.timedelta(minutes=45)).isoformat())
+        resolved = _patch(base, incident_id, reason="the deployment was rolled back",
                           resolved_at=(T0 + dt.timedelta(minutes=45)).isoformat())
 
     assert without.status_code == 422 and without.json()["error"].startswith("reason")
     assert with_reason.status_code == 200
     assert with_reason.json()["responsibility"] == "client"
     change = with_reason.json()["timeline"][-1]
-    assert change["actor"] == "admin"
+    assert change["actor"] == "operator:admin"
     assert change["reason"] == "the client's own deployment broke the site"
     assert change["changes"] == {"responsibility": ["provider", "client"]}
     at = dt.datetime.fromisoformat(change["at"])
     assert abs((at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
     assert acked.json()["acknowledged_at"] is not None and acked.json()["state"] == "open"
+    # SPEC-2 §12: resolved_at moves money too
+    assert resolved_silently.status_code == 422
+    assert resolved_silently.json()["error"] == "reason: required to change resolved_at"
     assert resolved.json()["state"] == "resolved"
     assert resolved.json()["resolved_at"] == "2026-11-03T10:45:00+01:00"
     assert [e["action"] for e in resolved.json()["timeline"]] == [

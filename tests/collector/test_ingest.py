@@ -7,7 +7,7 @@ import json
 import requests
 
 from collector.services.ingest import Incoming, ReportHeader, ingest_batch
-from collector.store import Database
+from collector.store import Database, evidence, reports
 from tests.collector.server import as_config, auth, config_text, make_report, running_collector
 
 URL = "/api/v1/reports"
@@ -139,3 +139,36 @@ def test_it_stores_one_id_once_per_server_within_one_group_commit(db_url: str) -
 
     assert stored == [True, True, False]
     assert again == [False]
+
+
+def test_it_records_evidence_of_new_reports_but_not_of_a_cut_off_one(db_url: str) -> None:
+    # issue 12: a report proves its server available for its interval, unless its own
+    # pings all went unanswered; one older than report_retention_days is evidence only
+    db = Database(db_url)
+    db.migrate()
+    try:
+        config = as_config(config_text(), db_url)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        sec = dt.timedelta(seconds=1)
+
+        def item(at: dt.datetime, **extra: object) -> Incoming:
+            body = {**make_report("web-01", at), **extra}
+            return Incoming(ReportHeader(body["report_id"], "web-01", at, 10.0), body,
+                            json.dumps(body), now)
+
+        unanswered = [{"target": "192.0.2.1", "sent": 3, "received": 0}]
+        first = [item(now - 30 * sec), item(now - 20 * sec)]
+        cut = item(now - 10 * sec, ping=unanswered)
+        old = item(now - dt.timedelta(days=3))
+        stored = ingest_batch(db, config, [*first, cut, old])
+        again = ingest_batch(db, config, first)  # duplicates: nothing changes
+        with db.read() as conn:
+            proven = evidence.presence(conn, ["web-01"], now - dt.timedelta(days=4), now)
+            listed = reports.list_reports(conn, "web-01")
+    finally:
+        db.dispose()
+
+    assert stored == [True, True, True, True] and again == [False, False]
+    assert proven == {"web-01": [(old.header.collected_at, old.header.collected_at + 10 * sec),
+                                 (now - 30 * sec, now - 10 * sec)]}
+    assert [r.report_id for r in listed] == [i.header.report_id for i in (*first, cut)]

@@ -33,17 +33,18 @@ def test_it_moves_the_deadline_with_the_wall_clock_across_a_dst_change() -> None
 def test_it_marks_a_window_planned_only_with_eight_days_notice(db_url: str) -> None:
     start = dt.datetime(2026, 11, 20, 22, 0, tzinfo=PARIS)   # no DST change in between
 
-    def post(base: str, notice: dt.timedelta) -> requests.Response:
+    def post(base: str, notice: dt.timedelta, minutes: int = 120) -> requests.Response:
+        # distinct ends: an identical window is refused (SPEC-2 §12)
         body = {"service": "acme-web", "start": start.isoformat(),
-                "end": (start + dt.timedelta(hours=2)).isoformat(),
+                "end": (start + dt.timedelta(minutes=minutes)).isoformat(),
                 "notified_at": (start - notice).isoformat(), "reason": "kernel update"}
         return requests.post(base + URL, json=body, headers=auth("admin"), timeout=10)
 
     with running_collector(config_text(), db_url) as base:
-        nine = post(base, dt.timedelta(days=9))
+        nine = post(base, dt.timedelta(days=9), 121)
         eight = post(base, dt.timedelta(days=8))
-        short = post(base, dt.timedelta(days=7, hours=23))
-        two = post(base, dt.timedelta(days=2))
+        short = post(base, dt.timedelta(days=7, hours=23), 122)
+        two = post(base, dt.timedelta(days=2), 123)
         backwards = requests.post(base + URL, headers=auth("admin"), timeout=10, json={
             "service": "acme-web", "start": start.isoformat(),
             "end": (start - dt.timedelta(minutes=1)).isoformat(),

@@ -20,7 +20,7 @@ def test_it_keeps_serving_after_a_sighup_and_logs_why(sqlite_url: str, tmp_path:
                                                       workers: int) -> None:
     with serving(tmp_path, sqlite_url, f"workers = {workers}\n" + config_text()) as (
             base, proc, logs):
-        # a broken edit of the file meanwhile must not matter: nothing re-reads it
+        # a broken edit of the file meanwhile must not matter: refused (issue 14)
         (tmp_path / "collector.toml").write_text("listen = [broken\n", encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
         time.sleep(1.5)
@@ -28,6 +28,7 @@ def test_it_keeps_serving_after_a_sighup_and_logs_why(sqlite_url: str, tmp_path:
         health = requests.get(base + "/healthz", timeout=5).status_code
     assert alive, logs
     assert health == 200
-    assert "SIGHUP received" in logs["stderr"]
-    assert "restart vigie-collector" in logs["stderr"]
+    # issue 14: SIGHUP reloads the inventory now; a broken file is refused, logged
+    assert "SIGHUP: " in logs["stderr"]
+    assert "refused: the running inventory is kept" in logs["stderr"]
     assert proc.returncode == 0   # and SIGTERM still stops it cleanly

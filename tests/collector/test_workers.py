@@ -116,6 +116,7 @@ def test_it_runs_the_jobs_in_one_scheduler_and_hands_them_over(db_url: str) -> N
     config = as_config(config_text(), db_url)
     specs = (jobs.JobSpec("counted", f"{__name__}:counted", lambda c: 0.1),)
     dbs = [Database(db_url), Database(db_url)]
+    dbs[0].migrate()   # PostgreSQL's lease is a row of the schema
     first = jobs.start(dbs[0], config, specs, election_every=0.2)
     second = jobs.start(dbs[1], config, specs, election_every=0.2)
     try:

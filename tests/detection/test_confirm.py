@@ -52,15 +52,31 @@ def test_it_confirms_a_suspect_one_second_later_in_the_same_run(db: Database) ->
     assert incident["detected_at"].replace(tzinfo=dt.UTC) == at(4.5)
 
 
-def test_it_does_not_wait_when_nothing_is_pending(db: Database) -> None:
+def test_it_passes_a_server_at_its_deadline_inside_the_run(db: Database) -> None:
+    """Its deadline (last report + heartbeat_timeout = 3 s) falls before the next run
+    (6 s): the run sleeps to it and confirms 1 s later, instead of leaving it to the next
+    run (issue 12: up to check_every late)."""
     config = fast(WEB1, ping=False)
+    ingest(db, config, report("web-01", at(0), interval=1), at(0))
+    clock = FastClock(at(1))
+
+    assert run_detection(db, config, at(1), clock=clock) == []
+
+    assert clock.slept == [2.0, 1.0]
+    [incident] = rows(db, incidents)
+    assert incident["detected_at"].replace(tzinfo=dt.UTC) == at(4)
+    assert incident["started_at"].replace(tzinfo=dt.UTC) == at(1)  # last report + 1 s
+
+
+def test_it_leaves_a_deadline_after_the_run_to_the_next_run(db: Database) -> None:
+    config = fast(WEB1, ping=False)
+    config = dataclasses.replace(config, detection=dataclasses.replace(
+        config.detection, check_every=1))
     ingest(db, config, report("web-01", at(0), interval=1), at(0))
     clock = FastClock(at(1))
     assert run_detection(db, config, at(1), clock=clock) == []
     assert clock.slept == []
     assert rows(db, incidents) == []
-
-
 
 
 def test_a_cut_link_becomes_an_incident_within_the_timeout_plus_three_seconds(

@@ -6,7 +6,9 @@ Each generated report is a good one with mutations, each mutation known good or 
 (huge and tiny numbers, far dates with odd offsets, odd Unicode, a byte-order mark, deep
 nesting, ids shared between servers). The oracle: 422 naming a body field exactly when a
 mutation is bad, else 202 with `stored` true the first time this server sends this id;
-never anything else. After each one, the listings still answer 200.
+never anything else. After each one, the listings still answer 200. Issue 12: a report
+dated before its service's commissioning is bad too; one older than the raw retention
+(2 days) is evidence only, answered `stored` true and not listed.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.config import Detection
+from collector.domain.report import commissioning
 from collector.services.detection import DetectionErrors, run_detection
 from tests.collector.server import as_config, auth, config_text, make_report, running_app
 from tests.hostile.report_http import listed, post, servers
@@ -38,6 +41,9 @@ NO_SURROGATES = st.characters(blacklist_categories=("Cs",))
 PRINTABLE = st.characters(blacklist_categories=("Cs",), blacklist_characters=CONTROLS)
 
 Mutation = tuple[str, Any, bool]  # (what, value, bad)
+# tests/collector/server.py: web-01 is acme-web's, db-01 globex-db's
+COMMISSIONED = {"web-01": dt.date(2026, 1, 15), "db-01": dt.date(2025, 6, 1)}
+RAW_DAYS = 2  # report_retention_days, the default
 
 
 def _offset() -> st.SearchStrategy[dt.timezone]:
@@ -49,7 +55,8 @@ def _offset() -> st.SearchStrategy[dt.timezone]:
 def collected_at(draw: st.DrawFn) -> tuple[str, bool]:
     now = dt.datetime.now(dt.UTC)
     if draw(st.booleans()):  # near now: inside the bounds, or just outside them
-        seconds = draw(st.one_of(st.floats(-399 * DAY, 240), st.floats(360, 400 * DAY),
+        seconds = draw(st.one_of(st.floats(-399 * DAY, 240), st.floats(-3 * DAY, 240),
+                                 st.floats(360, 400 * DAY),
                                  st.floats(-800 * DAY, -401 * DAY)))
         at = now + dt.timedelta(seconds=seconds)
         bad = not -399 * DAY <= seconds <= 240
@@ -138,9 +145,16 @@ def check(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
     return entry, flaw is not None
 
 
+def _utc(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 @st.composite
-def hostile_report(draw: st.DrawFn) -> tuple[str, bytes, str, bool]:
-    """(server, body bytes, report_id, bad)."""
+def hostile_report(draw: st.DrawFn) -> tuple[str, bytes, str, bool, dt.datetime | None]:
+    """(server, body bytes, report_id, bad, collected_at in UTC)."""
     server = draw(st.sampled_from(["web-01", "db-01"]))
     report = make_report(server)
     bad = False
@@ -149,6 +163,10 @@ def hostile_report(draw: st.DrawFn) -> tuple[str, bytes, str, bool]:
         if draw(st.booleans()):
             report[key], flawed = draw(strategy)
             bad |= flawed
+    at = _utc(report["collected_at"])
+    tz = dt.timezone(dt.timedelta(hours=1))  # Europe/Paris in winter, both commissionings
+    if at is not None and at < commissioning(COMMISSIONED[server], tz):
+        bad = True
     nested = None
     if draw(st.booleans()):
         value, flawed = draw(figure())
@@ -166,7 +184,7 @@ def hostile_report(draw: st.DrawFn) -> tuple[str, bytes, str, bool]:
     data = text.encode("utf-8", "surrogatepass")  # a raw lone surrogate is not UTF-8: bad
     if draw(st.booleans()):
         data = b"\xef\xbb\xbf" + data  # RFC 8259 §8.1: ignored
-    return server, data, str(report["report_id"]), bad
+    return server, data, str(report["report_id"]), bad, at
 
 
 def test_it_survives_hostile_reports_and_still_detects_a_silent_server(db_url: str) -> None:
@@ -184,8 +202,8 @@ def test_it_survives_hostile_reports_and_still_detects_a_silent_server(db_url: s
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
         @given(hostile_report())
-        def one(case: tuple[str, bytes, str, bool]) -> None:
-            server, data, rid, bad = case
+        def one(case: tuple[str, bytes, str, bool, dt.datetime | None]) -> None:
+            server, data, rid, bad, at = case
             answer = post(base, data, who=server)
             outcomes[answer.status_code] += 1
             if bad:
@@ -193,8 +211,13 @@ def test_it_survives_hostile_reports_and_still_detects_a_silent_server(db_url: s
                 assert answer.json()["error"].startswith("body"), answer.text[:300]
             else:
                 assert answer.status_code == 202, (answer.status_code, answer.text[:300])
-                assert answer.json() == {"stored": (server, rid) not in sent}
-                sent.add((server, rid))
+                assert at is not None
+                raw_since = dt.datetime.now(dt.UTC) - dt.timedelta(days=RAW_DAYS)
+                if abs((at - raw_since).total_seconds()) > 60:  # else too close to say
+                    raw = at > raw_since  # older: evidence only, no body kept
+                    assert answer.json() == {"stored": not raw or (server, rid) not in sent}
+                    if raw:
+                        sent.add((server, rid))
             # the listings answer whatever was stored
             assert {r["report_id"] for r in listed(base, server)} >= \
                 {i for s, i in sent if s == server}

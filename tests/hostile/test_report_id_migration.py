@@ -13,6 +13,12 @@ from collector.store.migrate import alembic_config, head_revision
 from collector.store.tables import reports
 
 T0 = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
+# `reports` as revision 0001 had it: the body as JSON text (0003 made it compact)
+OLD_REPORTS = sa.Table(
+    "reports", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+    *(sa.Column(name, sa.String(64)) for name in ("report_id", "server_id")),
+    *(sa.Column(name, sa.DateTime(timezone=True)) for name in ("collected_at", "received_at")),
+    sa.Column("interval", sa.Integer), sa.Column("body", sa.JSON))
 
 
 def _row(report_id: str, server_id: str) -> dict[str, object]:
@@ -25,7 +31,7 @@ def test_it_keeps_every_report_and_makes_ids_unique_per_server(db_url: str) -> N
     try:
         with db.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0001")
-            conn.execute(reports.insert(), [_row("r-1", "web-01"), _row("r-2", "web-02")])
+            conn.execute(OLD_REPORTS.insert(), [_row("r-1", "web-01"), _row("r-2", "web-02")])
         db.migrate()
         with db.engine.begin() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

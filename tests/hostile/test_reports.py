@@ -12,6 +12,8 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from collector.store import evidence
+from collector.store.bodies import encode_body
 from tests.collector.server import auth, config_text, make_report, running_app
 from tests.hostile.report_http import incidents, iso, listed, post, servers, with_raw
 
@@ -59,6 +61,9 @@ def _refused_cases() -> list[tuple[str, dict[str, Any] | str | bytes, str]]:
          "body.collected_at:"),
         ("before retention", {**r("web-01"), "collected_at": _ahead(days=-RETENTION - 1)},
          "body.collected_at:"),
+        # issue 12: acme-web was commissioned on 2026-01-15, 00:00 in Paris (UTC+1)
+        ("before commissioning", {**r("web-01"), "collected_at": "2026-01-14T22:59:59Z"},
+         "body.collected_at: before the service was commissioned"),
         ("epoch number", {**r("web-01"), "collected_at": 1_790_000_000}, "body.collected_at:"),
         ("naive", {**r("web-01"), "collected_at": "2026-11-03T10:00:00"}, "body.collected_at:"),
         # ids: 1-64 of letters, digits, _ . - (PostgreSQL refuses NUL in text)
@@ -127,7 +132,7 @@ def test_it_accepts_reports_at_the_edges_of_each_bound(db_url: str) -> None:
         {**make_report("web-01"), "interval": 3600},
         {**make_report("web-01"), "interval": 1e-300},          # positive: stored as 1 s
         {**make_report("web-01", now + dt.timedelta(minutes=4))},
-        {**make_report("web-01", now - dt.timedelta(days=RETENTION - 1))},
+        {**make_report("web-01", now - dt.timedelta(days=1, hours=23))},  # raw: 2 days
         {**make_report("web-01"), "report_id": "R" + "x" * 63},
         {**make_report("web-01"), "tiny": 1e-320, "huge": 1.7e308, "big": big,
          "text": "\u202eévènement 😀 \ufeff \u0000 inside"},
@@ -143,6 +148,38 @@ def test_it_accepts_reports_at_the_edges_of_each_bound(db_url: str) -> None:
     odd = next(r for r in stored if "big" in r)
     assert odd["big"] == big and odd["tiny"] == 1e-320  # read back as sent
     assert odd["text"] == "\u202eévènement 😀 \ufeff \u0000 inside"
+
+
+def test_it_takes_old_reports_as_evidence_only_and_refuses_them_past_its_retention(
+        db_url: str) -> None:
+    # issue 12: bodies older than report_retention_days (2) are not kept, the report still
+    # counts (202); past evidence_retention_days (400) it proves nothing kept: 422
+    now = dt.datetime.now(dt.UTC)
+    kept = make_report("db-01", now - dt.timedelta(days=RETENTION - 1))
+    commissioned = make_report("web-01", dt.datetime(2026, 1, 14, 23, tzinfo=dt.UTC))
+    too_old = make_report("db-01", now - dt.timedelta(days=RETENTION, minutes=1))
+    with running_app(config_text(), db_url) as running:
+        answers = [post(running.base_url, kept, who="db-01"),
+                   post(running.base_url, kept, who="db-01"),
+                   post(running.base_url, commissioned)]
+        refused = post(running.base_url, too_old, who="db-01")
+        stored = listed(running.base_url, "db-01") + listed(running.base_url)
+        with running.db.read() as conn:
+            proven = evidence.presence(conn, ["db-01", "web-01"], now - 500 * DAY, now)
+
+    assert [(a.status_code, a.json()) for a in answers] == [(202, {"stored": True})] * 3
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("body.collected_at: older than "
+                                              "the evidence retention of 400 days")
+    assert stored == []
+    at = dt.datetime.fromisoformat(kept["collected_at"])
+    assert proven == {"db-01": [(at, at + 10 * SEC)],
+                      "web-01": [(dt.datetime(2026, 1, 14, 23, tzinfo=dt.UTC),
+                                  dt.datetime(2026, 1, 14, 23, 0, 10, tzinfo=dt.UTC))]}
+
+
+DAY = dt.timedelta(days=1)
+SEC = dt.timedelta(seconds=1)
 
 
 def test_it_strips_a_byte_order_mark_and_lists_the_report(db_url: str) -> None:
@@ -217,13 +254,12 @@ def _poison_rows(running: Any) -> None:
                        "nan": json.dumps({**make_report("web-01"), "x": float("nan")})})
     bodies["deep"] = json.dumps({**make_report("web-01"), "x": json.loads(_nested(300))})
     insert = ("INSERT INTO reports (report_id, server_id, collected_at, received_at, interval,"
-              " body) VALUES (:id, 'web-01', :at, :now, 10, " +
-              (":body)" if sqlite else "CAST(:body AS json))"))
+              " body) VALUES (:id, 'web-01', :at, :now, 10, :body)")
     now = dt.datetime.now(dt.UTC)
     with running.engine.begin() as conn:
         for name, body in bodies.items():
             conn.execute(sa.text(insert), {
-                "id": f"{name}-{uuid.uuid4()}", "body": body,
+                "id": f"{name}-{uuid.uuid4()}", "body": encode_body(body),  # as 0003 made it
                 "at": far if name == "far" else (now if not sqlite else now.replace(tzinfo=None)),
                 "now": now if not sqlite else now.replace(tzinfo=None)})
         conn.execute(sa.text("INSERT INTO server_state (server_id, status, last_report_at, "

@@ -170,9 +170,11 @@ def mailbox() -> Iterator[Mailbox]:
     controller.stop()
 
 
-def smtp_for(box: Mailbox) -> Smtp:
+def smtp_for(box: Mailbox, admin_emails: tuple[str, ...] = ("noc@hoster.example",)) -> Smtp:
+    """The relay `box`; `admin_emails` get the provider's copies and every incident's
+    opening and resolution (SPEC-2 §12): () for a test of the client's mail alone."""
     return Smtp(host="127.0.0.1", port=box.port, starttls=False, sender="noc@hoster.example",
-                timeout=5.0, admin_emails=("noc@hoster.example",))
+                timeout=5.0, admin_emails=admin_emails)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

@@ -39,7 +39,8 @@ def test_it_mails_the_maintenance_notice_with_local_start_and_duration(
 
 
 def test_it_mails_the_client_when_an_incident_opens(db: Database, mailbox: Mailbox) -> None:
-    config = make_config(smtp=smtp_for(mailbox), public_url="https://vigie.example.net",
+    config = make_config(smtp=smtp_for(mailbox, admin_emails=()),
+                         public_url="https://vigie.example.net",
                          emails=("ops@acme.example", "cto@acme.example"))
     with db.write() as conn:
         enqueue(conn, config, Event.INCIDENT_OPENED, incident(9), now=T0)
@@ -59,8 +60,8 @@ def test_it_mails_the_client_when_an_incident_opens(db: Database, mailbox: Mailb
 
 
 def test_it_retries_a_mail_while_the_smtp_server_is_away(db: Database, mailbox: Mailbox) -> None:
-    config = make_config(smtp=smtp_for(mailbox))
-    away = make_config(smtp=smtp_for(Mailbox(port=1)))  # nothing listens on port 1
+    config = make_config(smtp=smtp_for(mailbox, admin_emails=()))
+    away = make_config(smtp=smtp_for(Mailbox(port=1), admin_emails=()))  # nothing on port 1
     with db.write() as conn:
         enqueue(conn, away, Event.INCIDENT_RESOLVED, incident(9, resolved=True), now=T0)
     run_due(db, away, T0)
@@ -74,7 +75,7 @@ def test_it_retries_a_mail_while_the_smtp_server_is_away(db: Database, mailbox: 
 
 
 def test_it_queues_no_mail_for_a_client_without_addresses(db: Database, mailbox: Mailbox) -> None:
-    config = make_config(smtp=smtp_for(mailbox), emails=())
+    config = make_config(smtp=smtp_for(mailbox, admin_emails=()), emails=())
     with db.write() as conn:
         enqueue(conn, config, Event.INCIDENT_OPENED, incident(), now=T0)
     run_due(db, config, T0)

@@ -23,7 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from collector.api.auth import Admin
+from collector.api.auth import AlertmanagerSender
 from collector.api.bounds import MOMENT_PATTERN, NO_NUL_PATTERN, shown
 from collector.api.jsonbody import JSONRoute
 from collector.api.responses import BODY, READER, AlertsReceivedOut, answers
@@ -101,7 +101,7 @@ def _alert(body: WebhookIn, a: AlertIn) -> Alert:
 
 @router.post("", status_code=202, response_model=AlertsReceivedOut,
              responses=answers(*READER, *BODY))
-def receive(body: WebhookIn, request: Request, principal: Admin) -> dict[str, int]:
+def receive(body: WebhookIn, request: Request, principal: AlertmanagerSender) -> dict[str, int]:
     now = dt.datetime.now(dt.UTC)
     done = alertmanager.receive(request.app.state.db, request.app.state.config,
                                 [_alert(body, a) for a in body.alerts], now,

@@ -1,4 +1,8 @@
-"""GET /healthz (SPEC §5: 200 while the collector can reach its database) and /metrics."""
+"""GET /healthz (SPEC §5: 200 while the collector can reach its database) and /metrics.
+
+While the database is away `/healthz` answers 503 and says why (issue 13): `{"status":
+"degraded", "database": "unreachable: <the driver's first line>", "error": ...}`, never
+the URL nor its password; the collector goes on answering and resumes by itself."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from collector.api.errors import RETRY_AFTER
 from collector.api.jsonbody import JSONRoute
 from collector.api.responses import HealthOut, UnavailableOut
 from collector.store import DatabaseError
@@ -23,9 +28,11 @@ def healthz(request: Request) -> JSONResponse:
     try:
         request.app.state.db.ping()
     except DatabaseError as exc:
-        logger.warning("health check: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "error": "database unreachable"},
-                            status_code=503)
+        reason = request.app.state.db.unreachable_reason(exc)
+        logger.debug("health check: database unreachable (%s)", reason)  # logged by the db
+        return JSONResponse({"status": "degraded", "database": f"unreachable: {reason}",
+                             "error": "database unreachable"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER)})
     return JSONResponse({"status": "ok"})
 
 

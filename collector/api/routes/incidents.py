@@ -1,4 +1,4 @@
-"""Incidents (SPEC §5): readers list and read, the admin records and edits."""
+"""Incidents (SPEC §5): readers list and read, operators (SPEC-2 §12) record and edit."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from collector.api import presenter
-from collector.api.auth import Admin, Principal, PrincipalKind, Reader
+from collector.api.auth import Operator, Principal, Reader
 from collector.api.bounds import Id, RowId
 from collector.api.jsonbody import JSONRoute
 from collector.api.responses import BODY, READER, IncidentDetailOut, IncidentOut, answers
@@ -31,7 +31,7 @@ def _detail(conn: Conn, config: Config, incident: Incident) -> dict[str, Any]:
 def _scope(config: Config, principal: Principal, service_id: str | None,
            server_id: str | None) -> list[str] | None:
     """Services the listing may show (None: all); 404 for a filter outside the scope."""
-    if principal.kind is PrincipalKind.ADMIN:
+    if principal.sees_everything:
         return None
     if service_id is not None:
         principal.check_service(config, service_id)
@@ -65,7 +65,7 @@ def get_incident(incident_id: RowId, request: Request, principal: Reader) -> dic
 
 @router.post("", status_code=201, response_model=IncidentDetailOut,
              responses=answers(*READER, *BODY))
-def create_incident(body: IncidentIn, request: Request, principal: Admin) -> dict[str, Any]:
+def create_incident(body: IncidentIn, request: Request, principal: Operator) -> dict[str, Any]:
     config: Config = request.app.state.config
     service_id, server_id = _target(config, body.service, body.server)
     now = dt.datetime.now(dt.UTC)
@@ -99,7 +99,7 @@ def _target(config: Config, service_id: str | None,
 @router.patch("/{incident_id}", response_model=IncidentDetailOut,
               responses=answers(*READER, *BODY, 404))
 def patch_incident(incident_id: RowId, body: IncidentPatch, request: Request,
-                   principal: Admin) -> dict[str, Any]:
+                   principal: Operator) -> dict[str, Any]:
     config: Config = request.app.state.config
     now = dt.datetime.now(dt.UTC)
     given = body.model_fields_set - {"reason", "acknowledged"}

@@ -13,9 +13,11 @@ validation machinery cost more CPU than storing the report (bench/ingest.py);
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
@@ -27,6 +29,7 @@ from collector.api.auth import agent_principal
 from collector.api.errors import describe
 from collector.api.limits import BodyRefused, ClientGone, read_body
 from collector.api.schemas import ReportIn
+from collector.api.throttle import AuthThrottle, refuse, source
 from collector.config import Config
 from collector.domain import report as bounds
 from collector.errors import Forbidden, Invalid, Unauthorized
@@ -41,7 +44,8 @@ _STORED = {True: b'{"stored":true}', False: b'{"stored":false}'}
 _BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark
 
 
-def parse_report(raw: bytes, now: dt.datetime, retention_days: int
+def parse_report(raw: bytes, now: dt.datetime, retention_days: int,
+                 commissioned: dt.datetime | None = None
                  ) -> tuple[ReportHeader, dict[str, Any], str]:
     """Parsed once: the header the store indexes, the dict detection reads, and the text
     as sent (RFC 8259: JSON on the wire is UTF-8), stored without re-encoding.
@@ -59,8 +63,8 @@ def parse_report(raw: bytes, now: dt.datetime, retention_days: int
     if not isinstance(body, dict):
         raise Invalid("body: must be a JSON object")
     try:
-        report = ReportIn.model_validate(body, context={"now": now,
-                                                        "retention_days": retention_days})
+        report = ReportIn.model_validate(body, context={
+            "now": now, "retention_days": retention_days, "commissioned": commissioned})
     except ValidationError as exc:
         raise Invalid(describe(exc.errors(), ("body",))) from None
     header = ReportHeader(report.report_id, report.server_id, report.collected_at,
@@ -112,6 +116,14 @@ class ReportsEndpoint:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # SPEC-2 §12: failed tokens rate limited per address, as every route (api/throttle.py:
+        # here without its wrapper around `send`, a cost of every report)
+        throttle: AuthThrottle = self.state.auth_throttle
+        address = source(scope)
+        wait = throttle.retry_after(address)
+        if wait is not None:
+            await refuse(send, wait)
+            return
         try:
             stored = await self.store(scope, receive)
         except ClientGone:
@@ -120,6 +132,8 @@ class ReportsEndpoint:
             await answer(send, exc.status, json.dumps({"error": str(exc)}).encode())
             return
         except (Unauthorized, Forbidden, Invalid, IngestUnavailable) as exc:
+            if isinstance(exc, Unauthorized):
+                throttle.failed(address)
             await answer(send, _STATUS[type(exc)], json.dumps({"error": str(exc)}).encode(),
                          _headers(exc))
             return
@@ -136,10 +150,11 @@ class ReportsEndpoint:
             if name == b"authorization":
                 authorization = value
                 break
-        principal = agent_principal(self.state.tokens, authorization)
+        principal = agent_principal(self.state.tokens, authorization, scope)
         raw = await read_body(scope, receive, self.state.body_limits)
         now = dt.datetime.now(dt.UTC)  # the collector's clock: received_at, and the bounds
-        header, body, text = parse_report(raw, now, self.retention_days())
+        header, body, text = parse_report(raw, now, self.retention_days(),
+                                          self.commissioned(principal.server_id))
         if header.server_id != principal.server_id:
             raise Forbidden(f"server_id {header.server_id!r} is not this token's server")
         item = Incoming(header, body, text, now)
@@ -148,14 +163,30 @@ class ReportsEndpoint:
 
     def retention_days(self) -> int:
         """How far back a report is accepted: the evidence retention (SPEC-2 §9), never
-        less than the raw reports' own retention."""
+        less than the raw reports' own retention (a report older than that is evidence
+        for nothing the collector keeps: 422 naming `collected_at`)."""
         config: Config = self.state.config
-        return max(config.report_retention_days, bounds.EVIDENCE_RETENTION_DAYS)
+        return max(config.report_retention_days, config.evidence_retention_days)
+
+    def commissioned(self, server_id: str) -> dt.datetime | None:
+        """When the token's server's service was commissioned (issue 12: a report from
+        before it is refused, 422 naming `collected_at`)."""
+        config: Config = self.state.config
+        server = config.server(server_id)
+        service = config.service(server.service) if server is not None else None
+        if service is None:
+            return None
+        return _commissioning(service.commissioned, service.timezone)
 
     def writer(self) -> IngestWriter:
         """The app's group-commit writer (built by create_app)."""
         writer: IngestWriter = self.state.ingest_writer
         return writer
+
+
+@functools.lru_cache(maxsize=4096)
+def _commissioning(day: dt.date, timezone: str) -> dt.datetime:
+    return bounds.commissioning(day, ZoneInfo(timezone))
 
 
 def _headers(exc: Exception) -> list[tuple[bytes, bytes]]:

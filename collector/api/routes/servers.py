@@ -12,8 +12,10 @@ from collector.api.bounds import Id, Moment
 from collector.api.jsonbody import JSONRoute
 from collector.api.responses import ServerOut, StoredReportOut
 from collector.config import Config, Server
+from collector.domain import vantage as quorum
 from collector.domain.model import ServerStatus
 from collector.errors import Invalid
+from collector.services import observations
 from collector.store import Conn
 from collector.store import reports as report_store
 from collector.store import server_state as state_store
@@ -25,21 +27,27 @@ def servers_json(conn: Conn, config: Config, servers: list[Server],
                  status: ServerStatus | None = None) -> list[dict[str, Any]]:
     states = state_store.server_states(conn)
     lasts = report_store.last_report_times(conn)
+    votes = observations.vantage_of(conn, config, servers,
+                                    {k: v.status for k, v in states.items()},
+                                    dt.datetime.now(dt.UTC))
     out = []
     for server in servers:
         state = states.get(server.id)
         shown = state.status if state else ServerStatus.UNKNOWN.value
+        if server.status != "active":  # SPEC-2 §15: isolated or retired, not watched
+            shown = server.status
         if status is not None and shown != status.value:
             continue
         last = state.last_report_at if state and state.last_report_at else lasts.get(server.id)
         out.append(presenter.server_json(config, server, shown, last,
-                                         state.changed_at if state else None))
+                                         state.changed_at if state else None,
+                                         quorum.vantage_json(votes[server.id])))
     return out
 
 
 def _visible(config: Config, principal: Principal, server_id: str) -> Server:
     principal.check_server(config, server_id)
-    server = config.server(server_id)
+    server = config.any_server(server_id)
     assert server is not None
     return server
 
@@ -52,7 +60,8 @@ def get_servers(request: Request, principal: Reader, status: ServerStatus | None
     config: Config = request.app.state.config
     if service is not None:
         principal.check_service(config, service)
-    visible = [s for s in config.servers if (service is None or s.service == service)
+    visible = [s for s in config.servers + config.unwatched
+               if (service is None or s.service == service)
                and principal.can_see_server(config, s.id)]
     with request.app.state.db.read() as conn:
         return servers_json(conn, config, visible, status)

@@ -12,11 +12,12 @@ availability meets the target.
 
 The caller passes every incident and maintenance that overlaps the period, with their
 full spans (a restore time runs past the period's edges), and the exclusions overlapping
-those incidents.
+those incidents. `evidence` (SPEC-2 §9: blind time, collector isolation, presence) gives
+the unmonitored time U (`unmonitored`); without it U is empty.
 
-The pieces: `model` (inputs, lines), `sets` (C, E, D), `gtr` (restore time),
-`credits` (availability and penalties), `periods` (the periods and the `PeriodRequest`
-asked for at the edge), `coverage`, `intervals`. Their public names are
+The pieces: `model` (inputs, lines), `sets` (C, E, D), `unmonitored` (U), `gtr`
+(restore time), `credits` (availability and penalties), `periods` (the periods and the
+`PeriodRequest` asked for at the edge), `coverage`, `intervals`. Their public names are
 re-exported here, the one import of the engine's callers.
 """
 from __future__ import annotations
@@ -39,14 +40,16 @@ from collector.domain.sla.credits import (
     slices,
 )
 from collector.domain.sla.gtr import gtr_credit_percent, incident_lines
-from collector.domain.sla.intervals import IntervalSet, ts
+from collector.domain.sla.intervals import IntervalSet, Pair, ts
 from collector.domain.sla.model import (
+    EvidenceInput,
     IncidentInput,
     IncidentLine,
     MaintenanceInput,
     MonthLine,
     ServiceTerms,
     SliceMode,
+    UnmonitoredMode,
 )
 from collector.domain.sla.periods import (
     ContractYear,
@@ -60,17 +63,18 @@ from collector.domain.sla.periods import (
 )
 from collector.domain.sla.sets import build_sets, in_service, spans_of
 from collector.domain.sla.status import PeriodStatus, status, window
+from collector.domain.sla.unmonitored import with_unmonitored
 
 logger = logging.getLogger(__name__)
 
 _RESOLVED_AT = itemgetter(5)  # IncidentLine.resolved_at: None while open
 
 __all__ = [
-    "ContractYear", "CurrentMonth", "IncidentInput", "IncidentLine", "MaintenanceInput",
-    "Month", "MonthLine", "Period", "PeriodError", "PeriodRequest", "PeriodStatus",
-    "ServiceTerms",
-    "SlaReport", "SliceMode", "allowed_downtime", "availability_ratio", "build_report",
-    "cents", "gtr_credit_percent", "is_breached", "parse_period", "round_percent", "slices",
+    "ContractYear", "CurrentMonth", "EvidenceInput", "IncidentInput", "IncidentLine",
+    "MaintenanceInput", "Month", "MonthLine", "Period", "PeriodError", "PeriodRequest",
+    "PeriodStatus", "ServiceTerms", "SlaReport", "SliceMode", "UnmonitoredMode",
+    "allowed_downtime", "availability_ratio", "build_report", "cents", "gtr_credit_percent",
+    "is_breached", "parse_period", "round_percent", "slices",
 ]
 
 
@@ -88,6 +92,8 @@ class SlaReport:
     coverage_seconds: int
     excluded_seconds: int
     downtime_seconds: int
+    # SPEC-2 §9: coverage time in which Vigie had no evidence of the service's state
+    unmonitored_seconds: int
     availability_percent: Decimal  # rounded half-up to 4 decimals
     allowed_downtime_seconds: Decimal
     breached: bool
@@ -104,12 +110,25 @@ class SlaReport:
     downtime_set: IntervalSet  # D
     excluded_set: IntervalSet  # E
     maintenance_set: IntervalSet  # planned windows within the period's coverage
+    unmonitored_set: IntervalSet  # U (SPEC-2 §9), disjoint from D and E
+    # SPEC-2 §15: (incident line id, reason) of the isolations among `incidents`
+    reasons: tuple[tuple[str, str], ...] = ()
+    # SPEC-2 §10: (incident line id, the vantage points that saw it fail) of the counted
+    # outages whose evidence names them (an incident's `vantage`)
+    seen_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def unmonitored(self) -> tuple[Pair, ...]:
+        """U as (start, end) epoch seconds, the report's `unmonitored` spans."""
+        return self.unmonitored_set.intervals
 
     @property
     def timeline(self) -> tuple[tuple[str, int, int], ...]:
         """(kind, start, end) for the strip: downtime, excluded (other than planned
-        maintenance) and maintenance; computed on demand, the bulk reports never ask."""
+        maintenance), maintenance and unmonitored; computed on demand, the bulk reports
+        never ask."""
         items = [("downtime", s, e) for s, e in self.downtime_set]
+        items += [("unmonitored", s, e) for s, e in self.unmonitored_set]
         items += [("excluded", s, e) for s, e in self.excluded_set - self.maintenance_set]
         items += [("maintenance", s, e) for s, e in self.maintenance_set]
         return tuple(sorted(items, key=lambda x: (x[1], x[2], x[0])))
@@ -120,7 +139,8 @@ class SlaReport:
         month report); computed on demand from the same rules as the totals."""
         if self.period.kind is PeriodKind.MONTH:
             return ()
-        sets = (self.coverage_set, self.excluded_set, self.downtime_set)
+        sets = (self.coverage_set, self.excluded_set, self.downtime_set,
+                self.unmonitored_set)
         return months(self.terms, self.period, sets, self.incidents, ts(self.as_of))
 
     @property
@@ -134,14 +154,17 @@ def build_report(
     incidents: Sequence[IncidentInput],
     maintenances: Sequence[MaintenanceInput],
     now: datetime,
+    evidence: EvidenceInput | None = None,
 ) -> SlaReport:
-    """The SLA report of `terms` over `period`, as it stands at `now` (contract §3-6)."""
+    """The SLA report of `terms` over `period`, as it stands at `now` (contract §3-6), with
+    its unmonitored time when `evidence` says who watched (SPEC-2 §9)."""
     now_ts = ts(now)
     p0, p1 = period.start_ts, period.end_ts
     upto = min(p1, max(p0, now_ts))
     c0 = terms.commissioned_ts
     spans = in_service(spans_of(incidents, now_ts), c0)
-    sets = build_sets(terms, period, spans, maintenances, now_ts)
+    sets = with_unmonitored(terms, build_sets(terms, period, spans, maintenances, now_ts),
+                            spans, evidence)
     lines = incident_lines(
         terms, period,
         (sp for sp in spans if (sp.start < upto and sp.end > p0) or p0 <= sp.start < upto),
@@ -149,12 +172,15 @@ def build_report(
     )
     lines.sort(key=lambda line: (line.started_at, str(line.id)))
     cov, excl = sets.cov.total_seconds(), sets.excl.total_seconds()
-    down = sets.down.total_seconds()
-    num, den = availability_ratio(cov, excl, down)
+    down, unmon = sets.down.total_seconds(), sets.unmon.total_seconds()
+    # SPEC-2 §9: `unmonitored = "excluded"` takes U out of the base (base_excl = E ∪ U)
+    num, den = availability_ratio(cov, sets.base_excl.total_seconds(), down)
     # An incomplete period's budget is that of the whole period (SPEC §7), less the
     # exclusions known so far: client outages up to now and every planned window already
     # announced in the period (scheduled, so their time is known to be excluded).
     excl_whole = sets.excl_raw.intersection(sets.cov_whole).total_seconds()
+    if sets.base_excl is not sets.excl:  # U ⊂ C is disjoint from E: its seconds add up
+        excl_whole += unmon
     # Each month's credit note is rounded to the cent (a note is in cents), then summed;
     # the total is the sum of the printed parts, so the figures always add up.
     avail_credit, gtr_credit = credits(terms, period, sets, lines)
@@ -170,6 +196,7 @@ def build_report(
         coverage_seconds=cov,
         excluded_seconds=excl,
         downtime_seconds=down,
+        unmonitored_seconds=unmon,
         availability_percent=round_percent(num, den),
         allowed_downtime_seconds=allowed_downtime(
             terms.target_percent, sets.cov_whole.total_seconds(), excl_whole
@@ -188,4 +215,5 @@ def build_report(
         downtime_set=sets.down,
         excluded_set=sets.excl,
         maintenance_set=sets.planned.intersection(sets.cov_whole),
+        unmonitored_set=sets.unmon,
     )

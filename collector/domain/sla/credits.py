@@ -15,7 +15,13 @@ from functools import lru_cache
 
 from collector.domain.sla.gtr import gtr_bins
 from collector.domain.sla.intervals import IntervalSet, Pair, dt
-from collector.domain.sla.model import IncidentLine, MonthLine, ServiceTerms, SliceMode
+from collector.domain.sla.model import (
+    IncidentLine,
+    MonthLine,
+    ServiceTerms,
+    SliceMode,
+    UnmonitoredMode,
+)
 from collector.domain.sla.periods import Period, PeriodKind, months_within, zone
 from collector.domain.sla.sets import Sets
 from collector.domain.sla.status import PeriodStatus, status
@@ -102,33 +108,35 @@ def _gtr_credit(fee: Decimal, percent: int) -> Decimal:
 
 def month_line(
     terms: ServiceTerms, bounds: Pair, cov: int, excl: int, down: int, gtr_percent: int,
-    state: PeriodStatus = PeriodStatus.ENDED,
+    state: PeriodStatus = PeriodStatus.ENDED, unmon: int = 0,
 ) -> MonthLine:
-    """One month's figures and credits; `gtr_percent` sums the GTR credits started in it."""
-    breached, n, avail_credit, gtr = month_credits(terms, cov, excl, down, gtr_percent)
+    """One month's figures and credits; `gtr_percent` sums the GTR credits started in it;
+    `unmon` is its unmonitored time (SPEC-2 §9: out of the base if the service says so)."""
+    base_excl = excl + unmon if terms.unmonitored is UnmonitoredMode.EXCLUDED else excl
+    breached, n, avail_credit, gtr = month_credits(terms, cov, base_excl, down, gtr_percent)
     return MonthLine(
         bounds[0], bounds[1], cov, excl, down,
-        round_percent(*availability_ratio(cov, excl, down)), breached, n, avail_credit, gtr,
-        state,
+        round_percent(*availability_ratio(cov, base_excl, down)), breached, n, avail_credit,
+        gtr, state, unmon,
     )
 
 
 def months(
     terms: ServiceTerms,
     period: Period,
-    sets: tuple[IntervalSet, IntervalSet, IntervalSet],
+    sets: tuple[IntervalSet, IntervalSet, IntervalSet, IntervalSet],
     lines: Sequence[IncidentLine],
     now_ts: int,
 ) -> tuple[MonthLine, ...]:
     """Every month of the period with its figures and status (issue 12: a month not
-    started or before commissioning says so); `sets` is (C, E, D)."""
+    started or before commissioning says so); `sets` is (C, E, D, U)."""
     bounds = month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
     gtr = gtr_bins(bounds, lines)
-    cov, excl, down = (s.seconds_per_bin(bounds) for s in sets)
+    cov, excl, down, unmon = (s.seconds_per_bin(bounds) for s in sets)
     c0 = terms.commissioned_ts
     return tuple(
         month_line(terms, (bounds[i], bounds[i + 1]), cov[i], excl[i], down[i], gtr[i],
-                   status(bounds[i], bounds[i + 1], c0, now_ts))
+                   status(bounds[i], bounds[i + 1], c0, now_ts), unmon[i])
         for i in range(len(gtr))
     )
 
@@ -145,7 +153,8 @@ def credits(
     avail_total = gtr_total = ZERO
     for i in sorted(down.keys() | {i for i, g in enumerate(gtr) if g}):
         m0, m1 = bounds[i], bounds[i + 1]
-        cov, excl = sets.cov.clipped_seconds(m0, m1), sets.excl.clipped_seconds(m0, m1)
+        # the base's exclusions: E, and U when the service excludes it (SPEC-2 §9)
+        cov, excl = sets.cov.clipped_seconds(m0, m1), sets.base_excl.clipped_seconds(m0, m1)
         _, _, avail, gtr_credit = month_credits(terms, cov, excl, down.get(i, 0), gtr[i])
         avail_total += avail
         gtr_total += gtr_credit

@@ -16,6 +16,7 @@ import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
+from operator import itemgetter
 
 logger = logging.getLogger(__name__)
 
@@ -163,26 +164,69 @@ class IntervalSet:
     __and__ = intersection
 
     def difference(self, other: IntervalSet) -> IntervalSet:
-        b = other._iv
-        if not b or not self._iv:
-            return self
+        a, b = self._iv, other._iv
+        if not b or not a or b[-1][1] <= a[0][0] or b[0][0] >= a[-1][1]:
+            return self  # nothing to take away (a year's outages far from a blind window)
+        nb = len(b)
+        if nb * 2 < len(a):
+            return self._cut(b)
         out: list[Pair] = []
-        j = 0
-        for s, e in self._iv:
-            while j < len(b) and b[j][1] <= s:
+        append = out.append
+        # start at the last interval of `other` beginning before self does: a long list
+        # (presence, a year of business hours) is not walked from its start
+        j = max(bisect_right(other._start_list(), a[0][0]) - 1, 0)
+        for i, (s, e) in enumerate(a):
+            while j < nb and b[j][1] <= s:
                 j += 1
-            k = j
+            if j == nb:  # nothing left to take away: the rest is kept whole
+                out.extend(a[i:])
+                break
             cur = s
-            while k < len(b) and b[k][0] < e:
-                if b[k][0] > cur:
-                    out.append((cur, b[k][0]))
-                cur = max(cur, b[k][1])
+            k = j
+            while k < nb:
+                bs, be = b[k]
+                if bs >= e:
+                    break
+                if bs > cur:
+                    append((cur, bs))
+                cur = max(cur, be)
                 k += 1
             if cur < e:
-                out.append((cur, e))
+                append((cur, e))
         return IntervalSet._trusted(tuple(out))
 
     __sub__ = difference
+
+    def _cut(self, b: tuple[Pair, ...]) -> IntervalSet:
+        """self - b for a few intervals b against many (a year's outages against blind
+        windows): each of b is placed by bisection and the intervals between are copied
+        whole, so the many are not walked one by one in Python."""
+        a = self._iv
+        n = len(a)
+        ends = list(map(itemgetter(1), a))
+        out: list[Pair] = []
+        i, head = 0, a[0][0]  # a[i] is next, from `head` on (a cut may have moved it)
+        for bs, be in b:
+            m = bisect_right(ends, bs, i)  # a[i:m] end at or before bs: kept whole
+            if m > i:
+                out.append((head, a[i][1]))
+                out.extend(a[i + 1:m])
+                i = m
+                if i == n:
+                    break
+                head = a[i][0]
+            if head < bs:
+                out.append((head, bs))
+            i = bisect_right(ends, be, i)  # a[i:] end after be; the rest is inside b
+            if i == n:
+                break
+            head = max(a[i][0], be)
+        if i < n:
+            out.append((head, a[i][1]))
+            out.extend(a[i + 1:])
+        if len(out) == n and all(map(tuple.__eq__, out, a)):
+            return self  # nothing was cut: keep the set (and its cached lookups)
+        return IntervalSet._trusted(tuple(out))
 
     def clip(self, start: int, end: int) -> IntervalSet:
         """The part of the set inside [start, end), found by bisection."""

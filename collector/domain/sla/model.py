@@ -1,14 +1,16 @@
 """The SLA engine's inputs and per-line outputs (frozen, checked when built).
 
-`ServiceTerms` is one contract line (contract §3-6), `IncidentInput` and
-`MaintenanceInput` what the store knows of the period; `IncidentLine` and `MonthLine`
-are rows of the report built by `collector.domain.sla.build_report`. Times of the lines
-are epoch seconds: the report converts them to the service zone only when printed.
+`ServiceTerms` is one contract line (contract §3-6), `IncidentInput`, `MaintenanceInput`
+and `EvidenceInput` (who watched, SPEC-2 §9) what the store knows of the period;
+`IncidentLine` and `MonthLine` are rows of the report built by
+`collector.domain.sla.build_report`. Times of the lines are epoch seconds: the report
+converts them to the service zone only when printed.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -17,6 +19,7 @@ from typing import NamedTuple
 
 from collector.domain.model import Responsibility
 from collector.domain.sla.coverage import ALWAYS, CoverageSpec
+from collector.domain.sla.intervals import EMPTY, IntervalSet
 from collector.domain.sla.periods import FIRST_YEAR, zone
 from collector.domain.sla.status import PeriodStatus
 
@@ -28,6 +31,14 @@ class SliceMode(StrEnum):
 
     COMPLETE = "complete"
     STARTED = "started"
+
+
+class UnmonitoredMode(StrEnum):
+    """SPEC-2 §9 `[[services]] unmonitored`: time Vigie could not observe counts as
+    available and is shown apart (default), or is removed from the base like excluded time."""
+
+    AVAILABLE = "available"
+    EXCLUDED = "excluded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,7 @@ class ServiceTerms:
     # contract §3: the service is measured from 00:00 local of this day; None: since
     # before any period the collector reckons with (FIRST_YEAR)
     commissioned: date | None = None
+    unmonitored: UnmonitoredMode = UnmonitoredMode.AVAILABLE  # SPEC-2 §9
 
     def __post_init__(self) -> None:
         # Accept 99.9 as a float from configuration, but compute on its decimal text.
@@ -95,9 +107,49 @@ class MaintenanceInput:
     end: datetime
     notified_at: datetime | None
     planned: bool  # contract §4: notice at least 8 calendar days before start
+    # SPEC-2 §12: the servers it covers; empty: the whole service
+    server_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _aware(self.id, start=self.start, end=self.end, notified_at=self.notified_at)
+
+
+Moments = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceInput:
+    """Who watched (SPEC-2 §9, contract §9), as epoch-second sets: built once per read by
+    `of()` and shared by every service of it (the blind time is the collector's, the
+    same for all; a report only looks up its own servers' presence).
+
+    - `blind`: B, collector blind time (no collector process heartbeat covered it) and the
+      `collector_isolated` incidents of any service (about the collector, not a service);
+    - `presence`: per server, the time its reports and answered pings prove it available
+      (`collector.store.evidence.presence`).
+    Sets may reach past the period: the engine clips them."""
+
+    blind: IntervalSet = EMPTY
+    presence: Mapping[str, IntervalSet] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, now: datetime, blind: Iterable[Moments] = (),
+           isolated: Iterable[tuple[datetime, datetime | None]] = (),
+           presence: Mapping[str, Iterable[Moments]] | None = None) -> EvidenceInput:
+        """From the store's aware datetimes: an isolation still open (end None) runs until
+        `now`; a naive datetime is refused, naming what it belongs to."""
+        now_ts = _seconds("now", now)
+        pairs = [(_seconds("blind", a), _seconds("blind", b)) for a, b in blind]
+        pairs += [(_seconds("isolated", a), now_ts if b is None else _seconds("isolated", b))
+                  for a, b in isolated]
+        seen = {server: IntervalSet((_seconds(server, a), _seconds(server, b)) for a, b in spans)
+                for server, spans in (presence or {}).items()}
+        return cls(IntervalSet(pairs), seen)
+
+
+def _seconds(owner: str, moment: datetime) -> int:
+    _aware(owner, at=moment)
+    return int(moment.timestamp())
 
 
 def _aware(owner: int | str, **moments: datetime | None) -> None:
@@ -136,3 +188,5 @@ class MonthLine(NamedTuple):
     # issue 12: a month before commissioning or not started holds no measured time; its
     # availability_percent (100 by the rule of an empty base) is then not a figure
     status: PeriodStatus = PeriodStatus.ENDED
+    # SPEC-2 §9: the month's coverage time in which Vigie had no evidence of the service
+    unmonitored_seconds: int = 0

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from collector.domain.model import Responsibility
 from collector.domain.sla.coverage import coverage
-from collector.domain.sla.intervals import IntervalSet, Pair, intersect_all, ts
+from collector.domain.sla.intervals import EMPTY, IntervalSet, Pair, intersect_all, ts
 from collector.domain.sla.model import IncidentInput, MaintenanceInput, ServiceTerms
 from collector.domain.sla.periods import Period, zone
 
@@ -82,19 +82,51 @@ class Sets(NamedTuple):
     down_raw: IntervalSet  # provider downtime of the service, unclipped
     down: IntervalSet  # D = (down_raw ∩ C) - E
     down_net: IntervalSet  # down_raw - excl_raw, the restore time of a redundant service
+    unmon: IntervalSet = EMPTY  # U: coverage time without evidence (SPEC-2 §9)
+    # what the base |C| - |E| leaves out: E, or E ∪ U when the service excludes U
+    base_excl: IntervalSet = EMPTY
 
 
-def provider_downtime(
-    terms: ServiceTerms, spans: Sequence[Span], unplanned: list[Pair]
-) -> IntervalSet:
+class Windows(NamedTuple):
+    """The maintenance windows of a report, split by scope (SPEC-2 §12: a window may
+    cover some servers of the service only)."""
+
+    planned: IntervalSet  # planned, whole service: excluded time (E)
+    unplanned: list[Pair]  # unplanned, whole service: the service is down
+    planned_on: dict[str, IntervalSet]  # planned, by server: that server's outages excluded
+    unplanned_on: dict[str, list[Pair]]  # unplanned, by server: that server is down
+
+
+def split_windows(terms: ServiceTerms, maintenances: Sequence[MaintenanceInput]) -> Windows:
+    """A window whose servers are all the service's is a whole-service window."""
+    every = set(terms.server_ids)
+    planned: list[Pair] = []
+    unplanned: list[Pair] = []
+    planned_on: dict[str, list[Pair]] = {}
+    unplanned_on: dict[str, list[Pair]] = {}
+    for m in maintenances:
+        pair = (ts(m.start), ts(m.end))
+        scoped = bool(m.server_ids) and not every <= set(m.server_ids)
+        if not scoped:
+            (planned if m.planned else unplanned).append(pair)
+            continue
+        for server_id in m.server_ids:
+            (planned_on if m.planned else unplanned_on).setdefault(server_id, []).append(pair)
+    return Windows(IntervalSet(planned), unplanned,
+                   {k: IntervalSet(v) for k, v in planned_on.items()}, unplanned_on)
+
+
+def provider_downtime(terms: ServiceTerms, spans: Sequence[Span], windows: Windows
+                      ) -> IntervalSet:
     """contract §3: any server down makes the service down, unless it is redundant (then
     all must be); an incident with no server, and an unplanned maintenance window (§4:
-    its downtime counts against the provider), take the whole service down."""
-    whole: list[Pair] = list(unplanned)
-    if not terms.redundant:
-        whole.extend((sp.start, sp.end) for sp in spans if sp.provider_outage)
-        return IntervalSet(whole)
+    its downtime counts against the provider), take the whole service down. A window of
+    some servers only (SPEC-2 §12) concerns those servers: planned, it excludes their
+    outages; unplanned, they are down for its time."""
+    whole: list[Pair] = list(windows.unplanned)
     per_server: dict[str, list[Pair]] = {s: [] for s in terms.server_ids}
+    for server_id, pairs in windows.unplanned_on.items():
+        per_server.setdefault(server_id, []).extend(pairs)
     for sp in spans:
         if not sp.provider_outage:
             continue
@@ -102,8 +134,16 @@ def provider_downtime(
             whole.append((sp.start, sp.end))
         else:
             per_server.setdefault(sp.inc.server_id, []).append((sp.start, sp.end))
-    all_down = intersect_all(IntervalSet(p) for p in per_server.values())
-    return all_down.union(IntervalSet(whole))
+    down_of = {s: _less(IntervalSet(p), windows.planned_on.get(s))
+               for s, p in per_server.items()}
+    if not terms.redundant:
+        return IntervalSet(whole).union(
+            IntervalSet([pair for d in down_of.values() for pair in d]))
+    return intersect_all(down_of.values()).union(IntervalSet(whole))
+
+
+def _less(down: IntervalSet, planned: IntervalSet | None) -> IntervalSet:
+    return down if planned is None else down.difference(planned)
 
 
 def build_sets(
@@ -119,15 +159,16 @@ def build_sets(
     served = max(p0, terms.commissioned_ts)
     cov_whole = coverage(terms.coverage, served, p1, zone(terms.timezone))
     cov = cov_whole.clip(served, min(p1, max(p0, now_ts)))
-    planned = IntervalSet((ts(m.start), ts(m.end)) for m in maintenances if m.planned)
-    unplanned = [(ts(m.start), ts(m.end)) for m in maintenances if not m.planned]
+    windows = split_windows(terms, maintenances)
+    planned = windows.planned
     # contract §3: E = client/third-party outages and planned windows; a non-availability
     # incident (a CPU at 95 %) is neither downtime nor exclusion.
     excl_raw = IntervalSet([(sp.start, sp.end) for sp in spans if sp.excluding]
                            + list(planned))
     excl = excl_raw.intersection(cov)
-    down_raw = provider_downtime(terms, spans, unplanned)
+    down_raw = provider_downtime(terms, spans, windows)
     # contract §3: time both excluded and provider downtime counts once, as excluded.
     down = down_raw.intersection(cov).difference(excl)
     down_net = down_raw.difference(excl_raw) if terms.redundant else down_raw
-    return Sets(cov_whole, (served, p1), cov, excl_raw, excl, planned, down_raw, down, down_net)
+    return Sets(cov_whole, (served, p1), cov, excl_raw, excl, planned, down_raw, down, down_net,
+                EMPTY, excl)
