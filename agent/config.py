@@ -15,7 +15,7 @@ from typing import Any
 
 from agent import tomlfile
 from agent.errors import ConfigError
-from agent.secret import Secret
+from agent.secret import Secret, read_secret_file
 from agent.tomlconf import (
     Check,
     Key,
@@ -52,6 +52,16 @@ class CollectorConfig:
     ca_file: str = ""
     client_cert_file: str = ""
     client_key_file: str = ""
+    # SPEC-2 §15 enrolment: with `enrol_token` and no token in `token_file` yet, the agent
+    # enrols in `enrol_service` and writes the token it receives to `token_file`
+    token_file: str = ""
+    enrol_token: Secret | None = None
+    enrol_service: str = ""
+    enrol_address: str = ""
+
+    @property
+    def needs_enrolment(self) -> bool:
+        return not self.token.reveal() and self.enrol_token is not None
 
     @property
     def client_cert(self) -> tuple[str, str] | None:
@@ -159,6 +169,8 @@ COLLECTOR_KEYS = (  # and `url` or `urls`, `token` or `token_file`
     Key("ca_file", str, check=_readable_file),
     Key("client_cert_file", str, check=_readable_file),
     Key("client_key_file", str, check=_readable_file),
+    Key("enrol_service", str, check=non_empty),
+    Key("enrol_address", str, check=_host),
 )
 LISTEN = Key("listen", str, DEFAULT_LISTEN, _listen)
 SPOOL_KEYS = (Key("path", str, check=non_empty), Key("max_bytes", int, check=at_least(1)))
@@ -192,9 +204,12 @@ def parse_config(raw: dict[str, Any], path: str, *, mode: int | None = None) -> 
     top = Table(raw, "", problems)
     values = top.values(TOP_KEYS, server_id=socket.gethostname())
     collector = top.table("collector", required=True)
-    collector_config = CollectorConfig(urls=_collector_urls(collector),
-                                       **collector.values(COLLECTOR_KEYS, CollectorConfig),
-                                       token=collector.secret("token") or Secret(""))
+    spool_raw = raw.get("spool")
+    spool_path = spool_raw.get("path") if isinstance(spool_raw, dict) else None
+    collector_config = CollectorConfig(
+        urls=_collector_urls(collector), **collector.values(COLLECTOR_KEYS, CollectorConfig),
+        **_credentials(collector, spool_path if isinstance(spool_path, str) and spool_path
+                       else DEFAULT_SPOOL))
     if bool(collector_config.client_cert_file) != bool(collector_config.client_key_file):
         missing = "client_key_file" if collector_config.client_cert_file else "client_cert_file"
         collector.problem(missing, "missing (a client certificate needs both its files)")
@@ -221,6 +236,50 @@ def parse_config(raw: dict[str, Any], path: str, *, mode: int | None = None) -> 
         checks=tuple(checks),
         **values,
     )
+
+
+def default_token_file(spool_path: str) -> str:
+    """Where an enrolled agent keeps its token without `token_file`: beside its spool
+    (/var/lib/vigie-agent/token by default)."""
+    return os.path.join(os.path.dirname(spool_path.rstrip("/")) or ".", "token")
+
+
+def _credentials(collector: Table, spool_path: str) -> dict[str, Any]:
+    """`token` or `token_file`, or `enrol_token` (or `enrol_token_file`) with
+    `enrol_service` (SPEC-2 §15): one way to authenticate must exist. An enrolling agent's
+    `token_file` may be absent or empty: it is written at enrolment."""
+    enrol_token = collector.secret("enrol_token", required=False)
+    enrolling = enrol_token is not None or collector.has("enrol_token") \
+        or collector.has("enrol_token_file")
+    if not enrolling:
+        return {"token": collector.secret("token") or Secret("")}
+    if enrol_token is not None and not collector.has("enrol_service"):
+        collector.problem("enrol_service", "missing (the service an enrolling agent joins)")
+    token_file = default_token_file(spool_path)
+    if collector.has("token_file"):
+        given = collector.get("token_file", str, None)
+        token_file = given or token_file
+        if not given:
+            collector.problem("token_file", "must not be empty")
+    if collector.has("token"):
+        collector.get("token", str, None, show=None)
+        collector.problem("token", "give token or enrol_token, not both (an enrolled "
+                          "agent keeps its own token in token_file)")
+    token = Secret("")
+    try:
+        with open(token_file, encoding="utf-8") as fh:
+            held = fh.read().strip()
+    except FileNotFoundError:
+        held = ""
+    except OSError as exc:
+        collector.problem("token_file", f"cannot read {token_file} ({exc.strerror})")
+        held = ""
+    if held:  # enrolled already: the same checks as any token_file
+        try:
+            token = read_secret_file(token_file)
+        except ValueError as exc:
+            collector.problem("token_file", str(exc))
+    return {"token": token, "token_file": token_file, "enrol_token": enrol_token}
 
 
 def _checks(top: Table, interval: float) -> list[Any]:

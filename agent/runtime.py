@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from agent.collect import Sampler
 from agent.config import AgentConfig
 from agent.model import build_report, encode
 from agent.probes.ping import PingResult, ping_many
+from agent.secret import Secret
 from agent.spool import Spool
 from agent.status import AgentStatus
 
@@ -59,6 +61,8 @@ class Agent:
         """Spool and sender, for the daemon only (`once` sends nothing)."""
         from agent.sender import Sender  # requests: only for the daemon, not for `once`
 
+        if self.config.collector.needs_enrolment:
+            self._enrol()
         c = self.config
         self.spool = Spool(c.spool.path, c.spool.max_bytes)
         self.sender = Sender(c.collector.urls, c.collector.token.reveal(), c.collector.timeout,
@@ -66,6 +70,25 @@ class Agent:
                              client_cert=c.collector.client_cert)
         if len(self.spool):
             logger.info("%d report(s) left in the spool from a previous run", len(self.spool))
+
+    def _enrol(self) -> None:
+        """SPEC-2 §15: no token yet, an enrolment token: ask for ours (agent/enrol.py).
+        A refusal ends the agent (exit 1) with its reason logged."""
+        from agent.enrol import EnrolmentRefused, enrol
+
+        try:
+            token = enrol(self.config, self.version, self.stop_event)
+        except EnrolmentRefused as exc:
+            logger.error("%s", exc)
+            raise SystemExit(1) from None
+        except OSError as exc:
+            logger.error("enrolment: cannot write the token file %s: %s",
+                         self.config.collector.token_file, exc.strerror or exc)
+            raise SystemExit(1) from None
+        if token is None:
+            raise SystemExit(0)  # stopped while waiting for a collector
+        c = self.config.collector
+        self.config = replace(self.config, collector=replace(c, token=Secret(token)))
 
     def collect_report(self, settle_until: float | None = None) -> dict[str, Any]:
         """One report; pings run in parallel with the checks and the system probes."""

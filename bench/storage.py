@@ -131,15 +131,16 @@ def feed(db: Database, config: Any, template: dict[str, Any], servers: int,
     return count, text_bytes, body_bytes
 
 
-def year_of_ledger(db: Database, services: int, runs_per_day: list[tuple[int, int]]) -> None:
+def year_of_ledger(db: Database, services: int, runs_per_day: list[tuple[int, int]],
+                   blind: float = 1.0) -> None:
     """A year of the measured day's runs for every server, and one blind hour a month."""
     from collector.store.tables import collector_heartbeats, evidence_runs
 
     rows, beats = [], []
-    for month in range(13):  # the collector restarted once a month, an hour blind
+    for month in range(13):  # the collector restarted once a month, `blind` hours blind
         base = START + month * 30 * DAY
         beats.append({"node_id": "bench", "pid": 1, "version": "", "address": "",
-                      "started_at": base + dt.timedelta(hours=1), "last_at": base + 30 * DAY})
+                      "started_at": base + dt.timedelta(hours=blind), "last_at": base + 30 * DAY})
     for day in range(365):
         base = START + dt.timedelta(days=day)
         for i in range(services):
@@ -205,7 +206,7 @@ def sla_time(url: str, tmp: Path, args: argparse.Namespace,
             from collector.store.tables import collector_heartbeats, evidence_runs
             conn.execute(evidence_runs.delete())
             conn.execute(collector_heartbeats.delete())
-        year_of_ledger(db, args.services, runs_per_day)
+        year_of_ledger(db, args.services, runs_per_day, args.blind_hours)
         config = load(config_file(tmp, url, 0, args.services))
         now = START + dt.timedelta(days=366)
         ids = [s.id for s in config.services]
@@ -240,6 +241,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
+    parser.add_argument("--blind-hours", type=float, default=1.0,
+                        help="collector blind time at each monthly restart (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vigie-storage-") as name:
         tmp = Path(name)

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigie-collector",
                                      description="Vigie collector: API, detection, SLA")
     parser.add_argument("--config", required=True, metavar="FILE", help="collector TOML file")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the API, detection and notifications")
     sub.add_parser("check", help="validate the configuration (exit 0, or 2 naming each key)")
@@ -64,7 +65,58 @@ def build_parser() -> argparse.ArgumentParser:
                         help="contract year N (1 = from commissioning)")
     sla.add_argument("--format", choices=("json", "csv", "html"), default="json")
     sub.add_parser("prune", help="apply the retentions now and print what was removed")
+    _operator_parsers(sub)
     return parser
+
+
+def _version() -> str:
+    from agent import __version__  # one version for the agent and the collector
+
+    return __version__
+
+
+def _operator_parsers(sub: Any) -> None:
+    """SPEC-2 §15 operator commands (collector/cli.py runs them)."""
+    status = sub.add_parser("status", help="servers not up, open incidents, the cluster "
+                            "(exit 1 when a server is down)")
+    status.add_argument("--json", action="store_true")
+    servers = sub.add_parser("servers", help="list, add or retire servers").add_subparsers(
+        dest="action", required=True)
+    servers.add_parser("list").add_argument("--json", action="store_true")
+    add = servers.add_parser("add", help="a server with an agent; its token printed once")
+    add.add_argument("id")
+    add.add_argument("--service", required=True)
+    add.add_argument("--address", default=None)
+    add.add_argument("--json", action="store_true")
+    retire = servers.add_parser("retire")
+    retire.add_argument("id")
+    retire.add_argument("--reason", default=None)
+    retire.add_argument("--json", action="store_true")
+    maint = sub.add_parser("maintenances", help="list, add or cancel maintenance windows"
+                           ).add_subparsers(dest="action", required=True)
+    maint.add_parser("list").add_argument("--json", action="store_true")
+    madd = maint.add_parser("add")
+    madd.add_argument("--service", required=True)
+    madd.add_argument("--start", required=True, type=_moment, metavar="T")
+    madd.add_argument("--end", required=True, type=_moment, metavar="T")
+    madd.add_argument("--reason", required=True)
+    madd.add_argument("--notified-at", type=_moment, metavar="T", default=None)
+    madd.add_argument("--json", action="store_true")
+    cancel = maint.add_parser("cancel")
+    cancel.add_argument("id", type=int)
+    cancel.add_argument("--reason", required=True)
+    cancel.add_argument("--json", action="store_true")
+
+
+def _moment(text: str) -> dt.datetime:
+    """RFC 3339 with its offset (as the API asks), e.g. 2026-12-01T22:00:00+01:00."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time (got {text!r})") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs its UTC offset (got {text!r})")
+    return value.astimezone(dt.UTC)
 
 
 def configure_logging(level: str) -> None:
@@ -108,6 +160,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         return serve(config)
     if args.command == "prune":
         return prune(config)
+    if args.command in ("status", "servers", "maintenances"):
+        db = open_store(config)
+        if db is None:
+            return EXIT_CONFIG
+        try:
+            return operator_command(db, config, args)
+        finally:
+            db.dispose()
     return sla(config, args)
 
 
@@ -235,6 +295,174 @@ def sla(config: Config, args: argparse.Namespace) -> int:
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0
+
+
+# -- operator commands (SPEC-2 §15) ------------------------------------------------------------
+def cli_actor() -> str:
+    """Who the audit names for a command: `cli:<login>` (getpass), `operator:cli` without one."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:100]
+    except (KeyError, OSError):
+        return "operator:cli"
+
+
+def operator_command(db: Database, config: Config, args: argparse.Namespace) -> int:
+    """`status`, `servers list|add|retire`, `maintenances list|add|cancel`: the services'
+    use cases on the inventory of the database (what the API sees), `--json` for scripts.
+    A refusal: one line `vigie-collector: ...` on stderr, exit 2."""
+    import json
+
+    from collector.domain.maintenance import MaintenanceRuleError
+    from collector.services import inventory
+
+    now = dt.datetime.now(dt.UTC)
+    # the file's inventory loaded first, as `serve` does at start (a no-op when unchanged)
+    inventory.sync_file(db, config, now)
+    try:
+        out, text, code = _OPERATOR[(args.command, getattr(args, "action", None))](
+            db, config, args, now)
+    except (Invalid, MaintenanceRuleError, ValueError) as exc:
+        print(f"vigie-collector: {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:
+        from collector.errors import Conflict, NotFound
+
+        if isinstance(exc, NotFound | Conflict):
+            print(f"vigie-collector: {args.command}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        raise
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text)
+    return code
+
+
+def _current(db: Database, config: Config) -> Config:
+    from collector.services import inventory
+
+    with db.read() as conn:
+        return inventory.load(conn, config).config
+
+
+def _status(db: Database, config: Config, args: argparse.Namespace,
+            now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.api import presenter
+    from collector.api.routes.servers import servers_json
+    from collector.domain.model import IncidentState
+    from collector.services import cluster
+    from collector.store import incidents
+
+    current = _current(db, config)
+    with db.read() as conn:
+        servers = servers_json(conn, current, list(current.servers))
+        opened = [presenter.incident_json(i, current)
+                  for i in incidents.search(conn, state=IncidentState.OPEN)]
+        nodes = [{"id": n.id, "leader": n.leader, "fresh": n.fresh, "version": n.version,
+                  "last_heartbeat_at": presenter.rfc3339(n.last_heartbeat_at)}
+                 for n in cluster.nodes(conn, current, now)]
+    not_up = [s for s in servers if s["status"] != "up"]
+    down = [s for s in not_up if s["status"] == "down"] or [
+        i for i in opened if i.get("kind") == "server_down"]
+    lines = [f"{len(servers)} servers, {len(not_up)} not up, {len(opened)} open incidents"]
+    lines += [f"server {s['id']} ({s['service']}): {s['status']}" for s in not_up]
+    lines += [f"incident {i['id']} {i.get('kind', '')} {i.get('server') or ''} "
+              f"since {i.get('started_at')}" for i in opened]
+    lines += [f"node {n['id']}{' (leader)' if n['leader'] else ''}: "
+              f"{'running' if n['fresh'] else 'silent'} since {n['last_heartbeat_at']}"
+              for n in nodes]
+    out = {"servers_not_up": not_up, "open_incidents": opened, "nodes": nodes,
+           "down": bool(down)}
+    return out, "\n".join(lines) + "\n", 1 if down else 0
+
+
+def _servers_list(db: Database, config: Config, args: argparse.Namespace,
+                  now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.api.routes.servers import servers_json
+
+    current = _current(db, config)
+    with db.read() as conn:
+        servers = servers_json(conn, current, list(current.servers + current.unwatched))
+    text = "".join(f"{s['id']}\t{s['service']}\t{s['status']}\n" for s in servers)
+    return servers, text, 0
+
+
+def _servers_add(db: Database, config: Config, args: argparse.Namespace,
+                 now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.services import inventory
+
+    body: dict[str, Any] = {"id": args.id, "service": args.service}
+    if args.address is not None:
+        body["address"] = args.address
+    item, token = inventory.create(db, _current(db, config), "server", body,
+                                   actor=cli_actor(), now=now)
+    out = {"id": item.id, "service": args.service, "address": args.address or "",
+           "token": token}
+    return out, (f"server {item.id} added to {args.service}; its agent token (shown this "
+                 f"once):\n{token}\n"), 0
+
+
+def _servers_retire(db: Database, config: Config, args: argparse.Namespace,
+                    now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.services import inventory
+
+    entry = inventory.retire(db, args.id, actor=cli_actor(), now=now, reason=args.reason)
+    return {"id": entry.id, "status": entry.status}, f"server {entry.id} retired\n", 0
+
+
+def _maintenances_list(db: Database, config: Config, args: argparse.Namespace,
+                       now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.api import presenter
+    from collector.services import maintenances
+
+    current = _current(db, config)
+    with db.read() as conn:
+        found = [presenter.maintenance_json(m, current)
+                 for m in maintenances.list_maintenances(conn)]
+    text = "".join(f"{m['id']}\t{m['service']}\t{m['start']}\t{m['end']}\t"
+                   f"{m['state']}\t{m['reason']}\n" for m in found)
+    return found, text, 0
+
+
+def _maintenances_add(db: Database, config: Config, args: argparse.Namespace,
+                      now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.api import presenter
+    from collector.services import maintenances
+
+    current = _current(db, config)
+    with db.write() as conn:
+        made = maintenances.create_maintenance(
+            conn, current, service_id=args.service, start=args.start, end=args.end,
+            notified_at=args.notified_at, reason=args.reason, actor=cli_actor(), now=now)
+        out = presenter.maintenance_json(made, current)
+    return out, f"maintenance {made.id} added ({out['state']})\n", 0
+
+
+def _maintenances_cancel(db: Database, config: Config, args: argparse.Namespace,
+                         now: dt.datetime) -> tuple[Any, str, int]:
+    from collector.api import presenter
+    from collector.services import maintenances
+
+    current = _current(db, config)
+    with db.write() as conn:
+        done = maintenances.cancel_maintenance(conn, args.id, reason=args.reason,
+                                               actor=cli_actor(), now=now)
+        out = presenter.maintenance_json(done, current)
+    return out, f"maintenance {done.id} cancelled\n", 0
+
+
+_OPERATOR: dict[tuple[str, str | None],
+                Callable[[Database, Config, argparse.Namespace, dt.datetime],
+                         tuple[Any, str, int]]] = {
+    ("status", None): _status,
+    ("servers", "list"): _servers_list, ("servers", "add"): _servers_add,
+    ("servers", "retire"): _servers_retire,
+    ("maintenances", "list"): _maintenances_list, ("maintenances", "add"): _maintenances_add,
+    ("maintenances", "cancel"): _maintenances_cancel,
+}
 
 
 def app_from_env() -> Any:

@@ -15,6 +15,7 @@ from collector.errors import Invalid
 from collector.render.csv import render_csv
 from collector.render.html import render_html
 from collector.render.json import render_json
+from collector.render.statement import render_report_statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (
     Format("json", "application/json", render_json),
     Format("csv", "text/csv; charset=utf-8", render_csv),
     Format("html", "text/html; charset=utf-8", render_html),
+    # SPEC-2 §13: the statement a client receives (the API adds its facts and ?lang=)
+    Format("statement", "text/html; charset=utf-8", render_report_statement),
 )})
 
 

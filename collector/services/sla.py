@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from collector.config import Config, Service
+from collector.domain.maintenance import Maintenance, MaintenanceState
 from collector.domain.model import Responsibility
 from collector.domain.sla import (
     CurrentMonth,
@@ -41,7 +42,9 @@ from collector.store import evidence as ledger
 from collector.store import inventory as inventory_store
 from collector.store.incidents import get as incident_store_get
 from collector.store.incidents import incident_inputs, isolation_spans
+from collector.store.incidents import timeline as incident_timeline
 from collector.store.maintenances import maintenance_inputs
+from collector.store.maintenances import search as maintenance_search
 
 logger = logging.getLogger(__name__)
 
@@ -262,3 +265,57 @@ def month_figures(conn: Conn, config: Config, now: dt.datetime) -> list[MonthFig
         remaining = float(report.allowed_downtime_seconds) - report.downtime_seconds
         out.append(MonthFigures(service.id, ratio, remaining))
     return out
+
+
+# -- the statement a client receives (SPEC-2 §13, issue 17) ------------------------------
+@dataclass(frozen=True)
+class ResponsibilityChange:
+    at: dt.datetime
+    actor: str
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatementIncident:
+    summary: str
+    changes: tuple[ResponsibilityChange, ...]
+
+
+@dataclass(frozen=True)
+class StatementFacts:
+    """What a statement prints beyond the report: each incident line's summary and the
+    changes of its responsibility with their reasons (by line id), and the maintenance
+    windows of the period that were not cancelled."""
+
+    report: SlaReport
+    incidents: dict[str, StatementIncident]
+    maintenances: tuple[Maintenance, ...]
+
+
+def read_statement(db: Database, config: Config, service_id: str, period: PeriodRequest,
+                   now: dt.datetime) -> StatementFacts:
+    """The report and the incident timelines and windows it names, in one read
+    transaction (a month has a handful of incidents: one timeline read each)."""
+    with db.read() as conn:
+        report = service_report(conn, config, service_id, period, now=now)
+        found: dict[str, StatementIncident] = {}
+        for line in report.incidents:
+            if not str(line.id).isdigit():
+                continue
+            incident = incident_store_get(conn, int(line.id))
+            changes = tuple(
+                ResponsibilityChange(e.at, e.actor, str(e.changes["responsibility"][0]),
+                                     str(e.changes["responsibility"][1]), e.reason or "")
+                for e in incident_timeline(conn, int(line.id))
+                # a change, not the incident's creation (from nothing to its first value)
+                if len(e.changes.get("responsibility") or ()) == 2
+                and e.changes["responsibility"][0] is not None)
+            found[str(line.id)] = StatementIncident(
+                incident.summary if incident is not None else "", changes)
+        windows = tuple(sorted(
+            (m for m in maintenance_search(conn, service_ids=[service_id],
+                                           start=report.period.start, end=report.period.end)
+             if m.state is MaintenanceState.SCHEDULED), key=lambda m: (m.start, m.id)))
+    return StatementFacts(report, found, windows)

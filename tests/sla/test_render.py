@@ -70,10 +70,10 @@ def test_it_picks_a_format_by_name_with_its_media_type() -> None:
     report = worked_report()
     assert {name: f.media_type for name, f in FORMATS.items()} == {
         "json": "application/json", "csv": "text/csv; charset=utf-8",
-        "html": "text/html; charset=utf-8"}
+        "html": "text/html; charset=utf-8", "statement": "text/html; charset=utf-8"}
     assert json.loads(render(report, "json")) == report_json(report)
     assert render(report, "csv") == render_csv(report)
-    with pytest.raises(Invalid, match=r"^format: not json, csv or html \(got 'pdf'\)$"):
+    with pytest.raises(Invalid, match=r"^format: not json, csv, html or statement \(got 'pdf'\)$"):
         format_named("pdf")
 
 

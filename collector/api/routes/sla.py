@@ -20,9 +20,10 @@ from collector.api.bounds import ID_PATTERN
 from collector.api.jsonbody import JSONRoute
 from collector.api.responses import READER, SlaReportOut, answers
 from collector.config import Config
-from collector.domain.sla import parse_period
+from collector.domain.sla import PeriodRequest, parse_period
 from collector.domain.sla.periods import FIRST_YEAR, LAST_CONTRACT_YEAR, LAST_YEAR
 from collector.render import FORMATS, format_named
+from collector.render import statement as statement_render
 from collector.services import sla as sla_service
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,18 @@ YEAR_PATTERN = r"^([1-9]|[1-9][0-9]|1[0-9]{2}|200)$"
 _FORMATS_DOC: dict[int | str, dict[str, Any]] = {200: {
     "model": SlaReportOut, "description": "the report, in the format asked for",
     "content": {"text/csv": {"schema": {"type": "string"}},
-                "text/html": {"schema": {"type": "string"}}}}}
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+# SPEC-2 §13: the statement a client receives, as a page or printed (docs/pages.md)
+PDF = "pdf"
+STATEMENT_FORMATS = ("statement", PDF)
 
 
 @router.get("/api/v1/services/{service_id}/sla",
             summary="SLA report of one service: a month, a contract year, or this month",
-            response_class=JSONResponse, responses={**_FORMATS_DOC, **answers(*READER, 404)})
+            response_class=JSONResponse,
+            responses={**_FORMATS_DOC, **answers(*READER, 404),
+                       503: {"description": "format=pdf and no Chromium to print it"}})
 def get_sla(service_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)],
             request: Request, principal: Reader,
             month: Annotated[str | None, Query(description="YYYY-MM, 2000-01 to 2200-12",
@@ -52,15 +59,44 @@ def get_sla(service_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)],
             year: Annotated[str | None, Query(description="contract year, 1 to 200",
                                               json_schema_extra={"pattern": YEAR_PATTERN})
                             ] = None,
-            fmt: Annotated[str, Query(alias="format", json_schema_extra={"enum": list(FORMATS)})
-                           ] = "json") -> Response:
+            fmt: Annotated[str, Query(alias="format",
+                                      json_schema_extra={"enum": [*FORMATS, PDF]})
+                           ] = "json",
+            lang: Annotated[str | None, Query(
+                description="the statement's language (format=statement or pdf); "
+                            "default the client's", pattern="^(fr|en)$")] = None) -> Response:
     """`month` or `year` (not both); without either, the current month. The parameters
     are read by the same functions as the CLI's options (`render.format_named`,
     `parse_period`), whose refusals name them: `{"error": "month: not YYYY-MM (got ...)"}`."""
     config: Config = request.app.state.config
     principal.check_service(config, service_id)
-    output = format_named(fmt)
+    output = None if fmt == PDF else format_named(fmt)
     period = parse_period(month, year)  # PeriodError: 422 (collector.api.errors)
     now = dt.datetime.now(dt.UTC)  # the clock, read once at the edge
+    if fmt in STATEMENT_FORMATS:
+        return _statement(request, config, service_id, period, now, fmt, lang)
+    assert output is not None
     report = sla_service.read_report(request.app.state.db, config, service_id, period, now)
     return Response(output.render(report), media_type=output.media_type)
+
+
+def _statement(request: Request, config: Config, service_id: str, period: PeriodRequest,
+               now: dt.datetime, fmt: str, lang: str | None) -> Response:
+    """format=statement (HTML) or pdf: the report with its incidents' timelines and the
+    period's windows, in the client's language unless `lang` says otherwise."""
+    facts = sla_service.read_statement(request.app.state.db, config, service_id, period, now)
+    service = config.service(service_id)
+    client = config.client(service.client) if service is not None else None
+    html = statement_render.render_statement(
+        facts, config.branding, client, statement_render.language_of(client, lang))
+    if fmt != PDF:
+        return Response(html, media_type="text/html; charset=utf-8")
+    try:
+        pdf = statement_render.render_pdf(html)
+    except statement_render.ChromiumMissing as exc:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+    except RuntimeError as exc:
+        logger.error("statement of %s not printed: %s", service_id, exc)
+        return JSONResponse({"error": "format: the PDF could not be printed"},
+                            status_code=503)
+    return Response(pdf, media_type="application/pdf")
