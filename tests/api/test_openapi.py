@@ -84,7 +84,7 @@ def test_it_types_every_answer(sqlite_url: str) -> None:
     metrics = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain"]
     sla = doc["paths"]["/api/v1/services/{service_id}/sla"]["get"]["responses"]["200"]["content"]
-    assert set(sla) == {"application/json", "text/csv", "text/html"}
+    assert set(sla) == {"application/json", "text/csv", "text/html", "application/pdf"}
     assert sla["application/json"]["schema"]["$ref"].endswith("/SlaReportOut")
 
 

@@ -37,13 +37,41 @@ class Netns:
                                 stderr=subprocess.STDOUT, **kwargs)
 
 
+# What the end-to-end collectors share: fast detection (a 3 s heartbeat timeout, one
+# 0.5 s ping, 1 s passes) and contract §8's service; each test adds its servers.
+E2E_DETECTION = """
+[detection]
+heartbeat_timeout = {heartbeat_timeout}
+ping = true
+ping_count = 1
+ping_timeout = 0.5
+check_every = 1
+confirmations = 2
+
+[[services]]
+id = "acme-web"
+client = "acme"
+target = 99.9
+monthly_fee = "300.00"
+currency = "EUR"
+gtr = 14400
+commissioned = 2026-01-15
+"""
+
+
+def e2e_detection(heartbeat_timeout: float = 3) -> str:
+    return E2E_DETECTION.format(heartbeat_timeout=heartbeat_timeout)
+
+
 @contextmanager
-def netns() -> Iterator[Netns]:
+def netns(prefix: str = PREFIX, third: int = 88) -> Iterator[Netns]:
+    """A namespace joined to the host by a veth pair in its own /30 of 169.254.THIRD.0/24
+    (different `third`s never share a /30)."""
     suffix = secrets.token_hex(3)
     k = int.from_bytes(os.urandom(1), "big") % 64
-    ns = Netns(f"{PREFIX}{suffix}", f"{PREFIX}{suffix}h", f"169.254.88.{4 * k + 1}",
-               f"169.254.88.{4 * k + 2}")
-    peer = f"{PREFIX}{suffix}n"
+    ns = Netns(f"{prefix}{suffix}", f"{prefix}{suffix}h", f"169.254.{third}.{4 * k + 1}",
+               f"169.254.{third}.{4 * k + 2}")
+    peer = f"{prefix}{suffix}n"
     ip("netns", "add", ns.name)
     try:
         ip("link", "add", ns.host_if, "type", "veth", "peer", "name", peer)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.detection.netns import Netns
+from tests.detection.netns import Netns, e2e_detection
 from tests.helpers import collector_process, free_port, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -47,23 +47,7 @@ timezone = "UTC"
 [cluster]
 heartbeat = 1
 
-[detection]
-heartbeat_timeout = 3
-ping = true
-ping_count = 1
-ping_timeout = 0.5
-check_every = 1
-confirmations = 2
-
-[[services]]
-id = "acme-web"
-client = "acme"
-target = 99.9
-monthly_fee = "300.00"
-currency = "EUR"
-gtr = 14400
-commissioned = 2026-01-15
-
+{e2e_detection()}
 [[servers]]
 id = "web-01"
 service = "acme-web"

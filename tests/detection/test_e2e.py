@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from collector.store.database import make_engine
 from collector.store.tables import incidents
-from tests.detection.netns import Netns
+from tests.detection.netns import Netns, e2e_detection
 from tests.helpers import free_port, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -54,23 +54,7 @@ database = "{self.db}"
 admin_token = "admin-e2e"
 timezone = "UTC"
 
-[detection]
-heartbeat_timeout = 3
-ping = true
-ping_count = 1
-ping_timeout = 0.5
-check_every = 1
-confirmations = 2
-
-[[services]]
-id = "acme-web"
-client = "acme"
-target = 99.9
-monthly_fee = "300.00"
-currency = "EUR"
-gtr = 14400
-commissioned = 2026-01-15
-
+{e2e_detection()}
 {server_toml}
 """)
         self.config.chmod(0o600)  # it holds tokens inline: only its owner may read it

@@ -34,6 +34,7 @@ def test_the_default_dependencies_are_the_agents_with_debian_11s_floors() -> Non
     collector = _names(project["optional-dependencies"]["collector"])
     assert {"fastapi", "uvicorn", "sqlalchemy", "psycopg", "alembic", "pydantic"} <= collector
     assert project["scripts"] == {"vigie-agent": "agent.__main__:main",
+                                  "vigie-probe": "probe.__main__:main",
                                   "vigie-collector": "collector.__main__:main"}
 
 
@@ -44,7 +45,7 @@ def test_pip_install_gives_an_agent_that_runs_without_the_collectors_libraries(
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copyfile(ROOT / name, source / name)
-    for folder in ("agent", "collector"):
+    for folder in ("agent", "probe", "collector"):
         shutil.copytree(ROOT / folder, source / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     venv = tmp_path / "venv"
@@ -68,3 +69,7 @@ def test_pip_install_gives_an_agent_that_runs_without_the_collectors_libraries(
                           capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert once.returncode == 0, once.stderr
     assert json.loads(once.stdout)["errors"] == []
+    # SPEC §14: the probe comes with the agent, without the collector's libraries either
+    probe = subprocess.run([str(venv / "bin" / "vigie-probe"), "--help"], capture_output=True,
+                           text=True, timeout=60, check=False, cwd=tmp_path)
+    assert probe.returncode == 0 and "--config" in probe.stdout, probe.stderr

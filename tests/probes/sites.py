@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from tests.detection.netns import Netns, ip
+from tests.detection.netns import Netns, e2e_detection, ip, netns
 from tests.helpers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,26 +61,8 @@ class Sites:
 def _site(third: int) -> Iterator[Netns]:
     """tests/detection/netns.py's namespace, in 169.254.THIRD.0/24: the probe's site
     never shares a /30 with the server's (nor with the detection tests' namespaces)."""
-    suffix = secrets.token_hex(3)
-    k = int.from_bytes(os.urandom(1), "big") % 64
-    ns = Netns(f"vgq{suffix}", f"vgq{suffix}h", f"169.254.{third}.{4 * k + 1}",
-               f"169.254.{third}.{4 * k + 2}")
-    peer = f"vgq{suffix}n"
-    ip("netns", "add", ns.name)
-    try:
-        ip("link", "add", ns.host_if, "type", "veth", "peer", "name", peer)
-        ip("link", "set", peer, "netns", ns.name)
-        ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
-        ip("link", "set", ns.host_if, "up")
-        ip("addr", "add", f"{ns.ns_ip}/30", "dev", peer, ns=ns.name)
-        ip("link", "set", peer, "up", ns=ns.name)
-        ip("link", "set", "lo", "up", ns=ns.name)
+    with netns("vgq", third) as ns:
         yield ns
-    finally:
-        subprocess.run(["ip", "link", "del", ns.host_if], check=False, capture_output=True,
-                       timeout=10)
-        subprocess.run(["ip", "netns", "del", ns.name], check=False, capture_output=True,
-                       timeout=10)
 
 
 @contextmanager
@@ -136,23 +118,7 @@ timezone = "UTC"
 [cluster]
 heartbeat = 1
 
-[detection]
-heartbeat_timeout = {heartbeat_timeout}
-ping = true
-ping_count = 1
-ping_timeout = 0.5
-check_every = 1
-confirmations = 2
-
-[[services]]
-id = "acme-web"
-client = "acme"
-target = 99.9
-monthly_fee = "300.00"
-currency = "EUR"
-gtr = 14400
-commissioned = 2026-01-15
-
+{e2e_detection(heartbeat_timeout)}
 [[servers]]
 id = "web-01"
 service = "acme-web"

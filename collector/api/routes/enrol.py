@@ -36,14 +36,19 @@ class EnrolIn(BaseModel):
         default_factory=dict, max_length=32, description="host facts (os, kernel, ...)")
 
 
-@router.post("/enrol", status_code=201, responses=answers(401, 403, 409, 429, *BODY))
-def enrol(body: EnrolIn, request: Request, response: Response,
-          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-          ) -> dict[str, Any]:
-    config: Config = request.app.state.config
+def enrolment_token(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """The `[enrolment] token`, checked before the body is read (a 401 comes first, as on
+    every other route)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token (the [enrolment] token)")
-    service.check_token(config, credentials.credentials)
+    service.check_token(request.app.state.config, credentials.credentials)
+
+
+@router.post("/enrol", status_code=201, responses=answers(401, 403, 409, 429, *BODY),
+             dependencies=[Depends(enrolment_token)])
+def enrol(body: EnrolIn, request: Request, response: Response) -> dict[str, Any]:
+    config: Config = request.app.state.config
     peer = request.client.host if request.client else ""
     server, token, created = service.enrol(
         request.app.state.db, config, body.model_dump(exclude_none=True),

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from collector.api.auth import Reader
 from collector.api.bounds import ID_PATTERN
 from collector.api.jsonbody import JSONRoute
-from collector.api.responses import READER, SlaReportOut, answers
+from collector.api.responses import READER, ErrorOut, SlaReportOut, answers
 from collector.config import Config
 from collector.domain.sla import PeriodRequest, parse_period
 from collector.domain.sla.periods import FIRST_YEAR, LAST_CONTRACT_YEAR, LAST_YEAR
@@ -50,7 +50,8 @@ STATEMENT_FORMATS = ("statement", PDF)
             summary="SLA report of one service: a month, a contract year, or this month",
             response_class=JSONResponse,
             responses={**_FORMATS_DOC, **answers(*READER, 404),
-                       503: {"description": "format=pdf and no Chromium to print it"}})
+                       503: {"model": ErrorOut,
+                             "description": "format=pdf and no Chromium to print it"}})
 def get_sla(service_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)],
             request: Request, principal: Reader,
             month: Annotated[str | None, Query(description="YYYY-MM, 2000-01 to 2200-12",
