@@ -312,7 +312,7 @@ def profiler(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     print(f"profiling {name} into {out}", file=sys.stderr)
     return subprocess.Popen([spy, "record", "-p", str(pid), "-o", out, "-f", "raw", "-r", "200",
-                             "-d", str(args.duration), "--threads", "--nonblocking", "--gil",
+                             "-d", str(args.duration), "--threads", "--nonblocking",
                              "--subprocesses"])
 
 

@@ -96,11 +96,26 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
     if not batch:
         return set()
     to_db, _ = datetime_binding(conn.dialect)
+    if conn.dialect.name == "postgresql":
+        # one statement of constant text for the whole batch, its columns bound as arrays:
+        # the driver converts it once (a multi-row VALUES of every batch size is new text
+        # to parse each time), the server plans one statement
+        columns = ([r.report_id for r in batch], [r.server_id for r in batch],
+                   [r.collected_at for r in batch], [r.received_at for r in batch],
+                   [r.interval for r in batch], [encode_body(r.body_json) for r in batch])
+        return {(row[0], row[1]) for row in conn.exec_driver_sql(_INSERT_PG, columns)}
     params = [{"report_id": r.report_id, "server_id": r.server_id,
                "collected_at": to_db(r.collected_at), "received_at": to_db(r.received_at),
                "interval": r.interval, "body": encode_body(r.body_json)} for r in batch]
     # one row back per new report; a duplicate (ON CONFLICT DO NOTHING) returns nothing
     return {(row[0], row[1]) for row in conn.execute(_insert_reports(conn.dialect), params)}
+
+
+_INSERT_PG = (
+    "INSERT INTO reports (report_id, server_id, collected_at, received_at, interval, body) "
+    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[], "
+    "%s::timestamptz[], %s::int[], %s::bytea[]) "
+    "ON CONFLICT (server_id, report_id) DO NOTHING RETURNING server_id, report_id")
 
 
 class _Bytes(sa.types.TypeDecorator[bytes]):
