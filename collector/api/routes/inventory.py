@@ -93,10 +93,7 @@ def change_client(client_id: Id, body: Fields, request: Request,
 @router.post("/clients/{client_id}/rotate-token", responses=CHANGE)
 def rotate_client_token(client_id: Id, request: Request,
                         principal: Operator) -> dict[str, Any]:
-    token = service.rotate_token(request.app.state.db, "client", client_id,
-                                 actor=principal.name, now=dt.datetime.now(dt.UTC))
-    _refreshed(request)
-    return {"id": client_id, "token": token}
+    return _rotate("client", client_id, request, principal)
 
 
 @router.post("/servers", status_code=201, responses=answers(*READER, *BODY, 409))
@@ -114,10 +111,15 @@ def change_server(server_id: Id, body: Fields, request: Request,
 def rotate_server_token(server_id: Id, request: Request,
                         principal: Operator) -> dict[str, Any]:
     """A new token; the old one gets 401 from now on."""
-    token = service.rotate_token(request.app.state.db, "server", server_id,
+    return _rotate("server", server_id, request, principal)
+
+
+def _rotate(kind: str, entry_id: str, request: Request, principal: Principal
+            ) -> dict[str, Any]:
+    token = service.rotate_token(request.app.state.db, kind, entry_id,
                                  actor=principal.name, now=dt.datetime.now(dt.UTC))
     _refreshed(request)
-    return {"id": server_id, "token": token}
+    return {"id": entry_id, "token": token}
 
 
 def _status(server_id: str, request: Request) -> dict[str, Any]:
