@@ -1,6 +1,7 @@
 """Small helpers shared by the test suite."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -118,3 +119,12 @@ def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+def utc(text: str) -> dt.datetime:
+    """An API's RFC 3339 time as an aware UTC datetime."""
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.detection.netns import Netns, e2e_detection
-from tests.helpers import collector_process, free_port, wait_until
+from tests.helpers import collector_process, free_port, now, utc, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -27,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"Authorization": "Bearer admin-blind"}
 
 
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def write_config(tmp: Path, ns: Netns, port: int, *, agent: bool,

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from collector.store.database import make_engine
 from collector.store.tables import incidents
 from tests.detection.netns import Netns, e2e_detection
-from tests.helpers import free_port, wait_for_port, wait_until
+from tests.helpers import free_port, now, utc, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -34,12 +34,6 @@ ADMIN = {"Authorization": "Bearer admin-e2e"}
 
 
 
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Collector:

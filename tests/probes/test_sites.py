@@ -26,10 +26,6 @@ def sites():  # type: ignore[no-untyped-def]
         yield s
 
 
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-
-
 def watch(c: Collector, want: str, timeout: float) -> set[str]:
     """Wait for status `want`, returning every status seen on the way."""
     seen: set[str] = set()
