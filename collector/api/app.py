@@ -49,7 +49,7 @@ from collector.metrics import CollectorMetrics
 from collector.services.alertmanager import AlertCounts
 from collector.services.detection import Clock, DetectionErrors
 from collector.services.ingest import IngestWriter
-from collector.services.inventory import Current
+from collector.services.inventory import Current, token_of
 from collector.services.inventory_holder import InventoryHolder
 from collector.store import Database
 
@@ -127,7 +127,9 @@ def _swap(app: FastAPI, current: Current) -> None:
     """A new inventory for the app: the token table first (a new server's token works as
     soon as its configuration can be read), then what reads the configuration."""
     state = app.state
-    state.tokens = TokenTable(current.config, current.digests)
+    state.tokens = (TokenTable(current.config, current.digests) if current.moved is None
+                    else state.tokens.followed((token_of(old), token_of(new))
+                                               for old, new in current.moved))
     state.config = current.config
     state.ingest_writer.config = current.config
     state.metrics.config = current.config

@@ -18,6 +18,7 @@ An integration token does nothing else, and an agent token only posts its report
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
@@ -133,13 +135,26 @@ class TokenTable:
             if token:
                 digest = _digest(token)
                 self._by_digest.setdefault(digest, (digest, principal))
-        for digest, kind, entry_id in digests:
-            principal = (Principal(PrincipalKind.AGENT, f"agent:{entry_id}", server_id=entry_id)
-                         if kind == "server" else
-                         Principal(PrincipalKind.CLIENT, f"client:{entry_id}",
-                                   client_id=entry_id))
-            self._by_digest.setdefault(digest, (digest, principal))
+        for digest, entry_kind, entry_id in digests:
+            self._by_digest.setdefault(digest, (digest, _inventory_principal(entry_kind,
+                                                                             entry_id)))
         self.agent_certificates = bool(config.tls is not None and config.tls.client_ca_file)
+
+    def followed(self, moved: Iterable[tuple[tuple[bytes, str, str] | None,
+                                             tuple[bytes, str, str] | None]]) -> TokenTable:
+        """A copy with the inventory's tokens that moved: (old, new) per entry changed,
+        each (digest, kind, id) or None (it had none, it has none now)."""
+        table = copy.copy(self)
+        table._by_digest = dict(self._by_digest)
+        for old, new in moved:
+            if old is not None and old != new:
+                found = table._by_digest.get(old[0])
+                if found is not None and found[1] == _inventory_principal(old[1], old[2]):
+                    del table._by_digest[old[0]]
+            if new is not None:
+                table._by_digest.setdefault(
+                    new[0], (new[0], _inventory_principal(new[1], new[2])))
+        return table
 
     def lookup(self, token: str) -> Principal | None:
         presented = _digest(token)
@@ -147,6 +162,12 @@ class TokenTable:
         if found is None or not hmac.compare_digest(presented, found[0]):
             return None
         return found[1]
+
+
+def _inventory_principal(kind: str, entry_id: str) -> Principal:
+    if kind == "server":
+        return Principal(PrincipalKind.AGENT, f"agent:{entry_id}", server_id=entry_id)
+    return Principal(PrincipalKind.CLIENT, f"client:{entry_id}", client_id=entry_id)
 
 
 def _digest(token: str) -> bytes:
@@ -161,10 +182,22 @@ async def authenticate(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
-    tokens: TokenTable = request.app.state.tokens
-    principal = tokens.lookup(credentials.credentials)
+    principal = await lookup(request.app.state, credentials.credentials)
     if principal is None:
         raise Unauthorized("invalid token")
+    return principal
+
+
+async def lookup(state: Any, token: str) -> Principal | None:
+    """The token's principal. A token this process does not know may be one just made on
+    another process or node (a server created, a token rotated, a file reloaded): the
+    inventory's version is looked at once before the token is refused, so it works at once
+    everywhere, not only after the next periodic look (services/inventory_holder.py)."""
+    principal: Principal | None = state.tokens.lookup(token)
+    holder = getattr(state, "inventory", None)
+    if principal is None and holder is not None \
+            and await anyio.to_thread.run_sync(holder.recheck):
+        principal = state.tokens.lookup(token)
     return principal
 
 
@@ -210,20 +243,20 @@ def _integration_or(kind: Integration, role: Role
     return require
 
 
-def agent_principal(tokens: TokenTable, authorization: bytes | None,
-                    scope: Scope) -> Principal:
+async def agent_principal(state: Any, authorization: bytes | None,
+                          scope: Scope) -> Principal:
     """The agent behind a raw `Authorization` header value (the reports route reads the
     header itself, without FastAPI's dependencies: it is the hottest route). With
     `[tls] client_ca_file`, its TLS client certificate must name its server (SPEC-2 §12)."""
     scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token")
-    principal = tokens.lookup(token.strip())
+    principal = await lookup(state, token.strip())
     if principal is None:
         raise Unauthorized("invalid token")
     if principal.kind is not PrincipalKind.AGENT:
         raise Forbidden("reports are accepted from agent tokens only")
-    if tokens.agent_certificates:
+    if state.tokens.agent_certificates:
         tls.check_client_certificate(scope, principal.server_id or "")
     return principal
 

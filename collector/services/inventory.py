@@ -9,12 +9,13 @@ entries retired.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from collector.config import Client, Config, Server, Service
@@ -40,49 +41,135 @@ def digest(token: str) -> str:
 
 
 # -- what a process runs on ------------------------------------------------------------------
+Key = tuple[str, str]  # (kind, id)
+Order = tuple[int, int, dt.datetime, str]
+_FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 @dataclasses.dataclass(frozen=True)
 class Current:
-    """One version of the inventory: the configuration as the app and jobs read it, and the
-    digests of the tokens of its servers and clients ((digest, kind, id))."""
+    """One version of the inventory: the configuration as the app and jobs read it; its
+    entries in the configuration's order, each with what it reads as (a Service, a Server
+    or a Client), so the next version is built from the changes alone (`advance`); and
+    `moved`, the entries this version changed from the one it was advanced from (None
+    when built whole), what the token table needs to follow it."""
 
     version: int
     config: Config
-    digests: tuple[tuple[bytes, str, str], ...]
+    entries: Mapping[Key, tuple[Entry, Item]] = dataclasses.field(default_factory=dict)
+    moved: tuple[tuple[Entry | None, Entry], ...] | None = None
+    keys: Sequence[Order] = ()  # each entry's place in the order, as `entries`'
+
+    @property
+    def digests(self) -> list[tuple[bytes, str, str]]:
+        """(SHA-256, kind, id) of the tokens kept as digests, of entries not retired."""
+        return [(bytes.fromhex(e.token_digest or ""), e.kind, e.id)
+                for e, _ in self.entries.values() if _has_token(e)]
 
 
-def load(conn: Conn, file_config: Config) -> Current:
-    return build(file_config, store.version(conn), store.entries(conn))
+def _has_token(e: Entry) -> bool:
+    return bool(e.token_digest) and e.status != RETIRED
 
 
-def build(file_config: Config, version: int, rows: Sequence[Entry]) -> Current:
-    """The file's settings with the database's inventory (the file's entries in its order,
-    then the API's by creation)."""
+def token_of(e: Entry | None) -> tuple[bytes, str, str] | None:
+    """An entry's token as the token table keeps it (None: it has none that works)."""
+    return (bytes.fromhex(e.token_digest or ""), e.kind, e.id) \
+        if e is not None and _has_token(e) else None
+
+
+def load(conn: Conn, file_config: Config, previous: Current | None = None) -> Current:
+    """The inventory at the database's version: from `previous` and what changed since it
+    when it can be (`advance`), else read whole."""
+    version = store.version(conn)
+    if previous is not None and previous.version >= 0:
+        advanced = advance(previous, file_config, version,
+                           store.changed_since(conn, previous.version))
+        if advanced is not None:
+            return advanced
+    return build(file_config, version, store.entries(conn))
+
+
+def _order(file_config: Config) -> Callable[[Entry], Order]:
+    """The configuration's order: the file's entries in the file's order, then the API's by
+    creation."""
     order = {("service", s.id): i for i, s in enumerate(file_config.services)}
     order.update({("server", s.id): i for i, s in enumerate(file_config.servers)})
     order.update({("client", c.id): i for i, c in enumerate(file_config.clients)})
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
 
-    def key(e: Entry) -> tuple[int, int, dt.datetime, str]:
+    def key(e: Entry) -> Order:
         i = order.get((e.kind, e.id))
-        return (0, i, far, e.id) if i is not None else (1, 0, e.created_at or far, e.id)
+        return (0, i, _FAR, e.id) if i is not None else (1, 0, e.created_at or _FAR, e.id)
+    return key
 
-    services, servers, unwatched, clients = [], [], [], []
-    digests: list[tuple[bytes, str, str]] = []
-    for e in sorted(rows, key=key):
-        if e.kind == "server":
-            server = fields.server_of(e.id, e.fields, e.status)
-            (servers if e.status == ACTIVE else unwatched).append(server)
+
+def _item(e: Entry) -> Item:
+    if e.kind == "server":
+        return fields.server_of(e.id, e.fields, e.status)
+    if e.kind == "service":
+        return fields.service_of(e.id, e.fields)
+    return fields.client_of(e.id, e.fields)
+
+
+def build(file_config: Config, version: int, rows: Sequence[Entry]) -> Current:
+    """The file's settings with the database's inventory, every entry read."""
+    key = _order(file_config)
+    ordered = sorted(rows, key=key)
+    return _assembled(file_config, version, {(e.kind, e.id): (e, _item(e)) for e in ordered},
+                      None, [key(e) for e in ordered])
+
+
+def advance(previous: Current, file_config: Config, version: int,
+            changed: Sequence[Entry]) -> Current | None:
+    """`previous` with the entries `changed` since it: only those read, the others kept
+    as they were, a new one put in its place in the order (the API's usually last, by
+    creation). None when an entry would move in the order (one the file takes over): then
+    only a whole build will do."""
+    if not changed and version == previous.version:
+        return previous
+    key = _order(file_config)
+    entries, keys = dict(previous.entries), list(previous.keys)
+    moved: list[tuple[Entry | None, Entry]] = []
+    late: list[tuple[Order, Entry]] = []  # new, and sorting before the last
+    for e in sorted(changed, key=key):
+        k, old = key(e), entries.get((e.kind, e.id))
+        if old is not None and key(old[0]) != k:
+            return None
+        if old is not None or not keys or k > keys[-1]:
+            if old is None:
+                keys.append(k)
+            entries[(e.kind, e.id)] = (e, _item(e))
+        else:
+            late.append((k, e))
+        moved.append((old[0] if old is not None else None, e))
+    if late:  # each where it sorts: a list insert (a memmove), not a sort of the whole
+        items = list(entries.items())
+        for k, e in late:
+            i = bisect.bisect(keys, k)
+            keys.insert(i, k)
+            items.insert(i, ((e.kind, e.id), (e, _item(e))))
+        entries = dict(items)
+    return _assembled(file_config, version, entries, tuple(moved), keys)
+
+
+def _assembled(file_config: Config, version: int, entries: dict[Key, tuple[Entry, Item]],
+               moved: tuple[tuple[Entry | None, Entry], ...] | None,
+               keys: Sequence[Order]) -> Current:
+    services: list[Service] = []
+    servers: list[Server] = []
+    unwatched: list[Server] = []
+    clients: list[Client] = []
+    for e, item in entries.values():
+        if isinstance(item, Server):
+            (servers if e.status == ACTIVE else unwatched).append(item)
         elif e.status == RETIRED:
             continue
-        elif e.kind == "service":
-            services.append(fields.service_of(e.id, e.fields))
+        elif isinstance(item, Service):
+            services.append(item)
         else:
-            clients.append(fields.client_of(e.id, e.fields))
-        if e.token_digest and e.status != RETIRED:
-            digests.append((bytes.fromhex(e.token_digest), e.kind, e.id))
+            clients.append(item)
     config = dataclasses.replace(file_config, services=tuple(services), servers=tuple(servers),
                                  clients=tuple(clients), unwatched=tuple(unwatched))
-    return Current(version, config, tuple(digests))
+    return Current(version, config, entries, moved, keys)
 
 
 # -- the file -----------------------------------------------------------------------------------
@@ -141,15 +228,15 @@ def sync_file(db: Database, config: Config, now: dt.datetime) -> Synced:
                       tuple(f"{e.kind}:{e.id}" for e in gone))
         if not done:
             return done
-        store.insert(conn, new, now)
-        store.replace(conn, changed + gone, now)
+        version = store.bump(conn)
+        store.insert(conn, new, now, version)
+        store.replace(conn, changed + gone, now, version)
         actor = f"file:{config.path}"[:100]
         audit.record_many(conn, [{"at": now, "actor": actor, "object": o, "action": a}
                                  for a, objects in (("created", done.added),
                                                     ("changed", done.changed),
                                                     ("retired", done.retired))
                                  for o in objects])
-        store.bump(conn)
     return done
 
 
@@ -201,10 +288,9 @@ def create(db: Database, config: Config, kind: str, body: Mapping[str, Any], *, 
         if store.get(conn, kind, item.id, lock=True) is not None:
             raise Conflict(f"{kind} {item.id!r} exists already")
         _check_links(conn, item)
-        store.insert(conn, [entry], now)
+        store.insert(conn, [entry], now, store.bump(conn))
         audit.record(conn, at=now, actor=actor, object=f"{kind}:{item.id}", action="created",
                      changes=_changes({}, entry.fields))
-        store.bump(conn)
     return item, token
 
 
@@ -219,10 +305,9 @@ def change(db: Database, config: Config, kind: str, entry_id: str, body: Mapping
         new = fields.to_fields(item)
         diff = _changes(old.fields, new)
         if diff:
-            store.replace(conn, [dataclasses.replace(old, fields=new)], now)
+            store.replace(conn, [dataclasses.replace(old, fields=new)], now, store.bump(conn))
             audit.record(conn, at=now, actor=actor, object=f"{kind}:{entry_id}",
                          action="changed", changes=diff)
-            store.bump(conn)
     return item
 
 
@@ -236,10 +321,10 @@ def rotate_token(db: Database, kind: str, entry_id: str, *, actor: str,
             raise Conflict(f"{kind} {entry_id!r} is retired")
         if kind == "server" and not old.fields.get("agent", True):
             raise Conflict(f"server {entry_id!r} has no agent, hence no token")
-        store.replace(conn, [dataclasses.replace(old, token_digest=digest(token))], now)
+        store.replace(conn, [dataclasses.replace(old, token_digest=digest(token))], now,
+                      store.bump(conn))
         audit.record(conn, at=now, actor=actor, object=f"{kind}:{entry_id}",
                      action="token_rotated")
-        store.bump(conn)
     return token
 
 
@@ -255,7 +340,7 @@ def _server_status(db: Database, server_id: str, status: str, *, actor: str,
         if old.status not in allowed:
             raise Conflict(f"server {server_id!r} is {old.status}")
         new = dataclasses.replace(old, status=status, reason=reason)
-        store.replace(conn, [new], now)
+        store.replace(conn, [new], now, store.bump(conn))
         service_id = str(old.fields.get("service", ""))
         if old.status == ISOLATED:
             store.close_isolation(conn, server_id, now)
@@ -264,7 +349,6 @@ def _server_status(db: Database, server_id: str, status: str, *, actor: str,
                                  reason=reason or "", actor=actor)
         audit.record(conn, at=now, actor=actor, object=f"server:{server_id}", action=action,
                      changes={"status": [old.status, status]}, reason=reason)
-        store.bump(conn)
     return new
 
 

@@ -26,11 +26,12 @@ class InventoryHolder:
     def __init__(self, db: Database, file_config: Config,
                  on_swap: Callable[[Current], None] | None = None) -> None:
         self.db, self.file = db, file_config
-        self.current = Current(-1, file_config, ())
+        self.current = Current(-1, file_config)
         self._on_swap = on_swap
         self._lock = threading.Lock()
         self._synced = False
         self._failing = False
+        self._looks = 0  # looks at the version begun, for `recheck`
 
     @property
     def config(self) -> Config:
@@ -48,16 +49,30 @@ class InventoryHolder:
             logger.info("inventory of %s loaded: %s", self.file.path, done.line())
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Reload if the version moved (or `force`); whether it swapped."""
+        """Catch up if the version moved (only what changed is read: inventory.advance), or
+        read it whole (`force`); whether it swapped."""
         with self._lock:
+            self._looks += 1
             with self.db.read() as conn:
                 if not force and store.version(conn) == self.current.version:
                     return False
-                current = inventory.load(conn, self.file)
+                current = inventory.load(conn, self.file, None if force else self.current)
             self.current = current
             if self._on_swap is not None:
                 self._on_swap(current)
         return True
+
+    def recheck(self) -> bool:
+        """A token was not found: catch up now unless a look began since (misses at once
+        share one look); whether the inventory moved. A database away: no."""
+        asked = self._looks
+        with self._lock:
+            if self._looks != asked:
+                return True  # a look began after the miss and is done: try the token again
+        try:
+            return self.refresh()
+        except DatabaseError:
+            return False
 
     def run(self) -> None:
         """The periodic look (and the start's sync if the database was away then)."""

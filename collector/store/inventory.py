@@ -25,6 +25,7 @@ class Entry:
     reason: str | None = None
     created_at: dt.datetime | None = None
     changed_at: dt.datetime | None = None
+    changed_version: int = 0      # the inventory version of its last change
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Isolation:
 
 def _entry(r: Any) -> Entry:
     return Entry(r.kind, r.id, r.managed_by, r.fields or {}, r.token_digest, r.status,
-                 r.reason, r.created_at, r.changed_at)
+                 r.reason, r.created_at, r.changed_at, r.changed_version)
 
 
 def version(conn: Conn) -> int:
@@ -49,7 +50,9 @@ def version(conn: Conn) -> int:
 
 
 def bump(conn: Conn) -> int:
-    """+1, in the caller's transaction: the change and its announcement commit together."""
+    """+1, in the caller's transaction, before its writes (`insert`, `replace` take the new
+    version): the change and its announcement commit together, and the version row stays
+    locked until then, so versions are committed in their order."""
     return int(conn.execute(inventory_version.update().where(inventory_version.c.id == 1)
                             .values(version=inventory_version.c.version + 1)
                             .returning(inventory_version.c.version)).scalar_one())
@@ -61,6 +64,13 @@ def entries(conn: Conn, kind: str | None = None) -> list[Entry]:
         query = query.where(inventory_entries.c.kind == kind)
     return [_entry(r) for r in conn.execute(query.order_by(inventory_entries.c.kind,
                                                            inventory_entries.c.id))]
+
+
+def changed_since(conn: Conn, version: int) -> list[Entry]:
+    """The entries changed after `version` (created, changed, retired: rows never go)."""
+    c = inventory_entries.c
+    return [_entry(r) for r in conn.execute(sa.select(inventory_entries)
+                                            .where(c.changed_version > version))]
 
 
 def get(conn: Conn, kind: str, entry_id: str, *, lock: bool = False) -> Entry | None:
@@ -76,24 +86,26 @@ def by_digest(conn: Conn, digest: str) -> Entry | None:
     return _entry(row) if row is not None else None
 
 
-def _values(entry: Entry, now: dt.datetime) -> dict[str, Any]:
+def _values(entry: Entry, now: dt.datetime, version: int) -> dict[str, Any]:
     return {"kind": entry.kind, "id": entry.id, "managed_by": entry.managed_by,
             "fields": dict(entry.fields), "token_digest": entry.token_digest,
             "status": entry.status, "reason": entry.reason,
-            "created_at": entry.created_at or now, "changed_at": now}
+            "created_at": entry.created_at or now, "changed_at": now,
+            "changed_version": version}
 
 
-def insert(conn: Conn, entries_: Iterable[Entry], now: dt.datetime) -> None:
-    rows = [_values(e, now) for e in entries_]
+def insert(conn: Conn, entries_: Iterable[Entry], now: dt.datetime, version: int) -> None:
+    """`version`: the one `bump` gave this transaction."""
+    rows = [_values(e, now, version) for e in entries_]
     if rows:
         conn.execute(inventory_entries.insert(), rows)
 
 
-def replace(conn: Conn, entries_: Sequence[Entry], now: dt.datetime) -> None:
+def replace(conn: Conn, entries_: Sequence[Entry], now: dt.datetime, version: int) -> None:
     """Each entry's row rewritten whole (its creation time kept)."""
     c = inventory_entries.c
     for e in entries_:
-        values = _values(e, now)
+        values = _values(e, now, version)
         del values["created_at"], values["kind"], values["id"]
         conn.execute(inventory_entries.update().where(c.kind == e.kind, c.id == e.id)
                      .values(**values))

@@ -349,7 +349,10 @@ inventory_entries = Table(
     Column("reason", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("changed_at", UtcDateTime, nullable=False),
+    # the inventory version of its last change (0010): a process reads what moved since
+    Column("changed_version", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("token_digest", name="uq_inventory_entries_token_digest"),
+    Index("ix_inventory_entries_changed_version", "changed_version"),
 )
 
 # SPEC-2 §15 contract 4.1.2: a server's isolation, excluded from its service's SLA

@@ -11,7 +11,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from collector.api.auth import PrincipalKind, TokenTable
+from collector.api.auth import PrincipalKind, lookup
 from collector.api.throttle import AuthThrottle, source
 from collector.errors import Forbidden
 from collector.ui.session import COOKIE, LIFETIME, LOGIN_COOKIE, Sessions, new_nonce
@@ -52,8 +52,7 @@ async def login(request: Request) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not sessions.csrf_ok(nonce, form.get("csrf"), "login"):
         raise Forbidden("the form's CSRF token is missing or not this browser's")
-    tokens: TokenTable = request.app.state.tokens
-    principal = tokens.lookup(form.get("token", "").strip())
+    principal = await lookup(request.app.state, form.get("token", "").strip())
     if principal is None or principal.kind not in (PrincipalKind.OPERATOR,
                                                    PrincipalKind.CLIENT):
         throttle.failed(address)  # and vigie_auth_failures_total

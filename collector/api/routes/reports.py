@@ -150,7 +150,7 @@ class ReportsEndpoint:
             if name == b"authorization":
                 authorization = value
                 break
-        principal = agent_principal(self.state.tokens, authorization, scope)
+        principal = await agent_principal(self.state, authorization, scope)
         raw = await read_body(scope, receive, self.state.body_limits)
         now = dt.datetime.now(dt.UTC)  # the collector's clock: received_at, and the bounds
         header, body, text = parse_report(raw, now, self.retention_days(),
