@@ -1,11 +1,12 @@
 """Benchmark of the live inventory (issue 14): N servers created through the API, then the
-fleet listing and one detection pass, each beside the same fleet read from the file.
+fleet listing and detection passes, each beside the same fleet read from the file.
 
 The collector runs in this process under uvicorn on 127.0.0.1 (a SQLite file, or
 PostgreSQL with `--db pg`). Step 1 POSTs `--servers` servers (20,000 by default) to
 /api/v1/servers from 8 threads, each with its kept-alive connection: total time and
-servers/s. Step 2: GET /api/v1/servers, median of `--runs`, and one detection pass
-(`run_detection` on the inventory as the jobs read it), each beside a baseline: a second
+servers/s. Step 2: GET /api/v1/servers, median of `--runs`, and two detection passes
+(`run_detection` on the inventory as the jobs read it; the first writes every server's
+state row, the next is the steady state), each beside a baseline: a second
 collector whose configuration file lists the same servers. Goal: under 1 s each.
 
 Run: `.venv/bin/python bench/inventory.py [--servers 20000] [--db sqlite|pg]`.
@@ -109,10 +110,14 @@ def listing(base: str, runs: int) -> tuple[float, int]:
     return statistics.median(times), count
 
 
-def detection_pass(db: Database, config: Config) -> float:
-    started = time.perf_counter()
-    run_detection(db, config, dt.datetime.now(dt.UTC))
-    return time.perf_counter() - started
+def detection_pass(db: Database, config: Config) -> tuple[float, float]:
+    """The first pass (it writes every server's state row) and the next (steady state)."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        run_detection(db, config, dt.datetime.now(dt.UTC))
+        times.append(time.perf_counter() - started)
+    return times[0], times[1]
 
 
 def database(kind: str, tmp: str, name: str) -> tuple[str, Any]:
@@ -172,8 +177,9 @@ def main() -> None:
           f"{took:.1f} s ({args.servers / took:.0f}/s, 8 clients)")
     print(f"  GET /api/v1/servers     {api_list * 1000:8.0f} ms ({count} servers; from the "
           f"file: {file_list * 1000:.0f} ms, {file_count} servers)  goal < 1 s")
-    print(f"  one detection pass      {api_pass * 1000:8.0f} ms (from the file: "
-          f"{file_pass * 1000:.0f} ms)  goal < 1 s")
+    for i, which in enumerate(("first", "next")):
+        print(f"  {which} detection pass  {api_pass[i] * 1000:8.0f} ms (from the file: "
+              f"{file_pass[i] * 1000:.0f} ms)  goal < 1 s")
 
 
 if __name__ == "__main__":

@@ -260,8 +260,12 @@ def transition(state: ServerObservation, v: Verdict, settings: Settings,
                now: dt.datetime) -> tuple[ServerObservation, Action]:
     """Apply one verdict; the status changes after `confirmations` agreeing verdicts."""
     if _family(v.status) == _family(state.status):
+        seen = _seen_up(state, v, 0)
+        if (v.status, seen, state.pending_status, state.pending_count) == (
+                state.status, state.last_seen_up_at, None, 0):
+            return state, NO_ACTION  # nothing moved: most servers, most passes
         new = replace(state, status=v.status, pending_status=None, pending_count=0,
-                      last_seen_up_at=_seen_up(state, v, 0))
+                      last_seen_up_at=seen)
         if v.status != state.status:
             new = replace(new, changed_at=now)  # down <-> maintenance: same incident
         return new, NO_ACTION
@@ -335,9 +339,13 @@ def problem_for(server_id: str, service_id: str, network: str, started_at: dt.da
 
 def cut_off(report: Mapping[str, Any]) -> bool:
     """The report's own pings all went unanswered: the host ran but could reach nothing."""
-    section = report.get("ping")
-    pings = [p for p in section if isinstance(p, Mapping)] if isinstance(section, list) else []
+    pings = _pings(report)
     return bool(pings) and not any(_answered(p.get("received")) for p in pings)
+
+
+def _pings(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    section = report.get("ping")
+    return [p for p in section if isinstance(p, Mapping)] if isinstance(section, list) else []
 
 
 def _answered(received: object) -> bool:
@@ -347,20 +355,33 @@ def _answered(received: object) -> bool:
         and received > 0
 
 
+ON_TIME = dt.timedelta(seconds=2)  # a report sent as it is measured arrives within this
+
+
 def outage_end(report: Mapping[str, Any], collected_at: dt.datetime, started_at: dt.datetime,
                now: dt.datetime, *, network: bool) -> dt.datetime:
     """When a delivered report shows an outage ended (the first sign of life).
 
     A report measured inside the outage (a spooled one, delivered once the link is back)
-    proves the server was up at its collected_at, and the outage ends there. Except, for a
-    `network` outage (server_down), when every ping the report made went unanswered: the
-    host ran but was cut off, and a network outage is still an outage (contract §1: level 1
-    availability is answering ping). Then, as for a report measured before the outage
-    began, only the delivery itself proves anything: the server is reachable `now`.
+    proves the host ran at its collected_at (contract §9), not that it was reachable. A
+    lost agent's outage ends there. A `network` outage (server_down: contract §1, level 1
+    availability is answering ping) ends there only if the report shows the server
+    reachable then: some of its own pings answered, or, without pings, delivered as it was
+    measured (within ON_TIME). Else, as for a report measured before the outage began,
+    only the delivery itself proves anything: the server is reachable `now`.
     """
-    if collected_at >= started_at and not (network and cut_off(report)):
+    if collected_at >= started_at and not (network and not _reachable(report, collected_at,
+                                                                      now)):
         return min(collected_at, now)
     return now
+
+
+def _reachable(report: Mapping[str, Any], collected_at: dt.datetime,
+               now: dt.datetime) -> bool:
+    pings = _pings(report)
+    if pings:
+        return any(_answered(p.get("received")) for p in pings)
+    return now - collected_at <= ON_TIME
 
 
 ISOLATED_KEY = IncidentKind.COLLECTOR_ISOLATED.value  # one such incident open at a time

@@ -99,21 +99,29 @@ def _state_rows(conn: Conn, ids: list[str]) -> dict[str, Any]:
         query = sa.select(server_state)
     else:
         query = sa.select(server_state).where(server_state.c.server_id.in_(ids))
-    wanted = set(ids)
-    return {r["server_id"]: r for r in conn.execute(query).mappings()
-            if r["server_id"] in wanted}
+    wanted = set(ids)  # rows, not mappings: a pass reads every one (bench/inventory.py)
+    return {r.server_id: r for r in conn.execute(query) if r.server_id in wanted}
+
+
+_STATUSES = {s.value: s for s in ServerStatus}
+
+
+def _status(value: str) -> ServerStatus:
+    """ServerStatus(value) (a ValueError for a status no Vigie writes), without the enum's
+    slow call for the known ones: a pass reads every row."""
+    return _STATUSES.get(value) or ServerStatus(value)
 
 
 def _observation(row: Any, server: Server, maintenance_id: int | None) -> ServerObservation:
-    pending = row["pending_status"]
+    pending = row.pending_status
     return ServerObservation(
-        server_id=server.id, agent=server.agent, status=ServerStatus(row["status"]),
-        last_report_at=row["last_report_at"], last_received_at=row["last_received_at"],
-        last_interval=float(row["last_interval"] or server.interval),
-        last_seen_up_at=row["last_seen_up_at"],
-        pending_status=ServerStatus(pending) if pending else None,
-        pending_count=int(row["pending_count"] or 0), changed_at=row["changed_at"],
-        version=int(row["version"]), maintenance_id=maintenance_id)
+        server_id=server.id, agent=server.agent, status=_status(row.status),
+        last_report_at=row.last_report_at, last_received_at=row.last_received_at,
+        last_interval=float(row.last_interval or server.interval),
+        last_seen_up_at=row.last_seen_up_at,
+        pending_status=_status(pending) if pending else None,
+        pending_count=int(row.pending_count or 0), changed_at=row.changed_at,
+        version=int(row.version), maintenance_id=maintenance_id)
 
 
 def write_state(conn: Conn, old: ServerObservation, new: ServerObservation) -> bool:

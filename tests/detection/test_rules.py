@@ -153,13 +153,16 @@ def test_it_ignores_a_server_s_own_outage_when_grouping() -> None:
     assert problem_for("web-01", "acme-web", "", at(10), mine, S) is None
 
 
-def test_it_ends_an_outage_at_a_spooled_report_unless_the_host_was_cut_off() -> None:
+def test_it_ends_an_outage_at_a_spooled_report_only_if_it_shows_the_host_reachable() -> None:
     isolated = {"ping": [{"target": "192.0.2.1", "sent": 3, "received": 0}]}
     reachable = {"ping": [{"target": "192.0.2.1", "sent": 3, "received": 3}]}
     # outage since 10 s, link back and spool delivered at 120 s
     assert outage_end(reachable, at(40), at(10), at(120), network=True) == at(40)
-    assert outage_end({"ping": []}, at(40), at(10), at(120), network=True) == at(40)
     assert outage_end(isolated, at(40), at(10), at(120), network=True) == at(120)
+    # without pings, a spooled report proves the host ran, not that it was reachable
+    # (contract §9): only its delivery does; one sent as it was measured proves both
+    assert outage_end({"ping": []}, at(40), at(10), at(120), network=True) == at(120)
+    assert outage_end({"ping": []}, at(119), at(10), at(120), network=True) == at(119)
     # a lost agent's spool shows it ran, whatever its pings say
     assert outage_end(isolated, at(40), at(10), at(120), network=False) == at(40)
     # measured before the outage: only the delivery proves the server reachable

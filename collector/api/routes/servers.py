@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from collector.api import presenter
 from collector.api.auth import Principal, Reader
@@ -54,7 +55,7 @@ def _visible(config: Config, principal: Principal, server_id: str) -> Server:
 
 @router.get("", response_model=list[ServerOut])
 def get_servers(request: Request, principal: Reader, status: ServerStatus | None = None,
-                service: Id | None = None) -> list[dict[str, Any]]:
+                service: Id | None = None) -> Response:
     """Every server the caller may see; `status` and `service` filter the list (a service
     outside a client's scope is a 404, as everywhere)."""
     config: Config = request.app.state.config
@@ -64,7 +65,10 @@ def get_servers(request: Request, principal: Reader, status: ServerStatus | None
                if (service is None or s.service == service)
                and principal.can_see_server(config, s.id)]
     with request.app.state.db.read() as conn:
-        return servers_json(conn, config, visible, status)
+        listed = servers_json(conn, config, visible, status)
+    # the rows as ServerOut reads them (presenter.server_json), written as they are: a fleet
+    # of 20,000 validated again row by row took a third of the answer (bench/inventory.py)
+    return Response(json.dumps(listed, separators=(",", ":")), media_type="application/json")
 
 
 @router.get("/{server_id}", response_model=ServerOut)
