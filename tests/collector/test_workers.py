@@ -44,7 +44,7 @@ def serving(tmp_path: Path, db_url: str, text: str
         def healthy() -> bool:
             try:
                 return requests.get(base + "/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or waiting in the backlog
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 return False
         wait_until(healthy, timeout=60)
