@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--db sqlite|postgresql|both] [--servers 2000]
         [--duration 15] [--threads 2] [--connections 32] [--workers 1,2] [--no-baseline]
-        [--readers N]
+        [--readers N] [--repeat N] [--profile PREFIX]
 
 The report body is the one `python -m agent --config X once` prints on this machine (run
 once here), then split around its report_id and collected_at so that bench/ingest.lua
@@ -22,6 +22,9 @@ run: readers must not raise ingest's p99 (the `reads` figure says how many they 
 
 Prints reports/s, p50/p99 latency and errors (non-2xx and socket errors), and checks that
 every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50 ms.
+Each collector line also gives its throughput as a share of the baseline's just before it:
+on a machine that other work loads, compare versions by that share, over several rounds
+(`--repeat N` alternates baseline and collector N times and prints the median share).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,8 +71,12 @@ class Result:
     stored: int
     cpu_seconds: float  # the server's CPU (every thread, every worker process) during the run
 
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
     def line(self) -> str:
-        return (f"{self.database:<10} {self.requests / self.seconds:8.0f} reports/s  "
+        return (f"{self.database:<10} {self.rate:8.0f} reports/s  "
                 f"p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms  errors {self.errors}  "
                 f"({self.requests} requests in {self.seconds:.1f} s, {self.stored} stored, "
                 f"collector CPU {self.cpu_seconds * 1e6 / max(1, self.requests):.0f} us/report)")
@@ -365,6 +373,9 @@ def main() -> int:
     parser.add_argument("--read-pause", type=float, default=0.1,
                         help="seconds each reader waits between two rounds (default 0.1: "
                              "some 30 reads a second per reader, far above a Prometheus)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of baseline + collector; with more than one, the median "
+                             "share of the baseline (other work on the machine varies)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record a py-spy profile of the collector (PREFIX-<db>.folded)")
     args = parser.parse_args()
@@ -372,24 +383,45 @@ def main() -> int:
         print("wrk is not installed", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    results = []
+    rounds: list[list[Result]] = []
     with tempfile.TemporaryDirectory(prefix="vigie-bench-") as name:
         tmp = Path(name)
         data = tmp / "agents.lua"
         data.write_text(lua_data(agent_report(tmp), args.servers), encoding="utf-8")
-        if not args.no_baseline:
-            results.append(run_baseline(tmp, data, args))
-        for workers in (int(w) for w in args.workers.split(",")):
-            results += run_databases(tmp, data, args, workers)
+        for n in range(args.repeat):  # each round: the baseline, then the collector
+            here = tmp / f"round-{n}"  # fresh databases: the same start for every round
+            here.mkdir()
+            results = [] if args.no_baseline else [run_baseline(here, data, args)]
+            for workers in (int(w) for w in args.workers.split(",")):
+                results += run_databases(here, data, args, workers)
+            rounds.append(results)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
           f"{args.servers} agents, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f} (other work on the machine)")
+    for results in rounds:
+        report(results)
+    if len(rounds) > 1 and not args.no_baseline:
+        ratios: dict[str, list[float]] = {}
+        for results in rounds:
+            for r in results[1:]:
+                ratios.setdefault(r.database, []).append(r.rate / results[0].rate)
+        for database, found in ratios.items():
+            print(f"{database:<10} median {statistics.median(found):.2f} of the baseline "
+                  f"({', '.join(f'{x:.2f}' for x in found)})")
+    return 0
+
+
+def report(results: list[Result]) -> None:
+    """One line per run; the collector's throughput as a share of the baseline's measured
+    just before it (on a shared machine, the figure to compare between two versions)."""
+    baseline = results[0] if results and results[0].database == "baseline" else None
     for r in results:
-        print(r.line())
+        share = (f"  {r.rate / baseline.rate:.2f} of the baseline"
+                 if baseline is not None and r is not baseline else "")
+        print(r.line() + share)
         if r.stored < r.requests - r.errors:
             print(f"  LOST: {r.requests - r.errors - r.stored} reports answered 202 "
                   "are not stored")
-    return 0
 
 
 if __name__ == "__main__":

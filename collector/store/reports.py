@@ -99,7 +99,9 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
     if conn.dialect.name == "postgresql":
         # one statement of constant text for the whole batch, its columns bound as arrays:
         # the driver converts it once (a multi-row VALUES of every batch size is new text
-        # to parse each time), the server plans one statement
+        # to parse each time), the server plans one statement. Bound in binary (`%b`):
+        # the text form of an array quotes each element by regular expression and writes
+        # each body in hex, 47 us of the writer's CPU per report against 10 (bench/ingest.py)
         columns = ([r.report_id for r in batch], [r.server_id for r in batch],
                    [r.collected_at for r in batch], [r.received_at for r in batch],
                    [r.interval for r in batch], [encode_body(r.body_json) for r in batch])
@@ -113,8 +115,8 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
 
 _INSERT_PG = (
     "INSERT INTO reports (report_id, server_id, collected_at, received_at, interval, body) "
-    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[], "
-    "%s::timestamptz[], %s::int[], %s::bytea[]) "
+    "SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::timestamptz[], "
+    "%b::timestamptz[], %b::int[], %b::bytea[]) "
     "ON CONFLICT (server_id, report_id) DO NOTHING RETURNING server_id, report_id")
 
 
