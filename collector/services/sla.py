@@ -198,8 +198,8 @@ def load_inputs(conn: Conn, service_id: str, period: Period, now: dt.datetime
 def load_evidence(conn: Conn, config: Config, server_ids: Sequence[str], lo: dt.datetime,
                   hi: dt.datetime, now: dt.datetime) -> EvidenceInput:
     """Who watched [lo, hi) (SPEC-2 §9): blind time and isolation, one query each, and the
-    presence of `server_ids` only within the blind time's hull (the only place the SLA
-    asks it), so a period all watched costs no ledger read."""
+    presence of `server_ids` only within that blind time (the only place the SLA asks it),
+    so a period all watched costs no ledger read."""
     gap = dt.timedelta(seconds=config.cluster.blind_gap)
     blind = heartbeats.blind(conn, lo, hi, gap, now)
     isolated = isolation_spans(conn, lo, min(hi, now))
@@ -207,28 +207,10 @@ def load_evidence(conn: Conn, config: Config, server_ids: Sequence[str], lo: dt.
         return EvidenceInput()
     edges = [(max(lo, a), min(hi, now, b)) for a, b in
              [*blind, *((a, b or now) for a, b in isolated)]]
-    seen: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {s: [] for s in server_ids}
-    for start, end in _clusters(edges, PRESENCE_JOIN):
-        for server, spans in ledger.presence(conn, server_ids, start, end).items():
-            seen[server].extend(spans)
+    # one read for every window (a year of daily restarts: one statement per chunk of
+    # servers, each window bounded in the index), not one per window
+    seen = ledger.presence_within(conn, server_ids, edges)
     return EvidenceInput.of(now, blind, isolated, seen)
-
-
-# Blind windows closer than this are read from the ledger in one query (a year of daily
-# restarts: 365 small reads, not one read of the whole year's runs)
-PRESENCE_JOIN = dt.timedelta(hours=6)
-
-
-def _clusters(spans: Sequence[tuple[dt.datetime, dt.datetime]], join: dt.timedelta
-              ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """`spans` (any order) merged where less than `join` apart; empty ones dropped."""
-    out: list[tuple[dt.datetime, dt.datetime]] = []
-    for a, b in sorted(x for x in spans if x[0] < x[1]):
-        if out and a - out[-1][1] < join:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 # -- metrics (SPEC §8) --------------------------------------------------------------------
