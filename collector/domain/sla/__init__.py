@@ -39,6 +39,7 @@ from collector.domain.sla.credits import (
     round_percent,
     slices,
 )
+from collector.domain.sla.frame import frame_of
 from collector.domain.sla.gtr import gtr_credit_percent, incident_lines
 from collector.domain.sla.intervals import IntervalSet, Pair, ts
 from collector.domain.sla.model import (
@@ -62,7 +63,7 @@ from collector.domain.sla.periods import (
     parse_period,
 )
 from collector.domain.sla.sets import build_sets, in_service, spans_of
-from collector.domain.sla.status import PeriodStatus, status, window
+from collector.domain.sla.status import PeriodStatus
 from collector.domain.sla.unmonitored import with_unmonitored
 
 logger = logging.getLogger(__name__)
@@ -159,17 +160,16 @@ def build_report(
     """The SLA report of `terms` over `period`, as it stands at `now` (contract §3-6), with
     its unmonitored time when `evidence` says who watched (SPEC-2 §9)."""
     now_ts = ts(now)
-    p0, p1 = period.start_ts, period.end_ts
-    upto = min(p1, max(p0, now_ts))
-    c0 = terms.commissioned_ts
-    spans = in_service(spans_of(incidents, now_ts), c0)
-    sets = with_unmonitored(terms, build_sets(terms, period, spans, maintenances, now_ts),
+    frame = frame_of(terms, period, now_ts)
+    p0, upto = frame.start, frame.upto
+    spans = in_service(spans_of(incidents, now_ts), frame.commissioned)
+    sets = with_unmonitored(terms, build_sets(terms, frame, spans, maintenances),
                             spans, evidence)
     lines = incident_lines(
         terms, period,
         (sp for sp in spans if (sp.start < upto and sp.end > p0) or p0 <= sp.start < upto),
         sets,
-    )
+    ) if spans else []
     lines.sort(key=lambda line: (line.started_at, str(line.id)))
     cov, excl = sets.cov.total_seconds(), sets.excl.total_seconds()
     down, unmon = sets.down.total_seconds(), sets.unmon.total_seconds()
@@ -188,10 +188,10 @@ def build_report(
         service_id=terms.id,
         period=period,
         as_of=now,
-        complete=now_ts >= p1,
-        final=now_ts >= p1 and None not in map(_RESOLVED_AT, lines),
-        status=status(p0, p1, c0, now_ts),
-        measured=window(p0, p1, c0, now_ts),
+        complete=now_ts >= frame.end,
+        final=now_ts >= frame.end and None not in map(_RESOLVED_AT, lines),
+        status=frame.status,
+        measured=frame.measured,
         target_percent=terms.target_percent,
         coverage_seconds=cov,
         excluded_seconds=excl,

@@ -43,6 +43,7 @@ def availability_ratio(cov: int, excl: int, down: int) -> tuple[int, int]:
     return 100 * (base - down), base
 
 
+@lru_cache(maxsize=4096)  # a fleet is mostly at 100 % over the same base: one Decimal
 def round_percent(num: int, den: int) -> Decimal:
     """num/den rounded half-up to 4 decimals."""
     q, r = divmod(num * 10000, den)
@@ -147,6 +148,8 @@ def credits(
     """(availability credit, GTR credit) of the period: the sum of its months' credit
     notes, each rounded to the cent. Only months with downtime or a GTR credit can owe
     anything, so only those are computed (the same `month_credits` as `months`)."""
+    if not sets.down and not lines:  # nothing down, no GTR: most reports owe nothing
+        return ZERO, ZERO
     bounds = month_bounds(period.kind, period.start_ts, period.end_ts, terms.timezone)
     down = sets.down.seconds_by_bin(bounds)
     gtr = gtr_bins(bounds, lines)

@@ -70,7 +70,10 @@ class IntervalSet:
 
     @classmethod
     def _trusted(cls, iv: tuple[Pair, ...]) -> IntervalSet:
-        """Wrap pairs already normalized (internal: skips the sort)."""
+        """Wrap pairs already normalized (internal: skips the sort). Nothing is the shared
+        EMPTY: most sets of a report are empty, and they are immutable."""
+        if not iv:
+            return EMPTY
         new = object.__new__(cls)
         object.__setattr__(new, "_iv", iv)
         object.__setattr__(new, "_starts", None)
@@ -131,6 +134,8 @@ class IntervalSet:
         iv = list(self._iv)
         for other in others:
             iv.extend(other._iv)
+        if len(iv) == len(self._iv):  # nothing added (the others empty): self as it is
+            return self
         # sorted() on concatenated sorted runs is linear (Timsort merges the runs).
         return IntervalSet(iv)
 
@@ -138,6 +143,8 @@ class IntervalSet:
 
     def intersection(self, other: IntervalSet) -> IntervalSet:
         a, b = self._iv, other._iv
+        if not a or not b:
+            return EMPTY
         # A single interval (a 24/7 coverage) is a clip: bisection instead of a walk.
         if len(b) == 1:
             return self.clip(b[0][0], b[0][1])
@@ -232,7 +239,7 @@ class IntervalSet:
         """The part of the set inside [start, end), found by bisection."""
         iv = self._iv
         if not iv or end <= start:
-            return IntervalSet._trusted(())
+            return EMPTY
         if iv[0][0] >= start and iv[-1][1] <= end:
             return self
         starts = self._start_list()

@@ -11,10 +11,9 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from collector.domain.model import Responsibility
-from collector.domain.sla.coverage import coverage
+from collector.domain.sla.frame import Frame
 from collector.domain.sla.intervals import EMPTY, IntervalSet, Pair, intersect_all, ts
 from collector.domain.sla.model import IncidentInput, MaintenanceInput, ServiceTerms
-from collector.domain.sla.periods import Period, zone
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +96,13 @@ class Windows(NamedTuple):
     unplanned_on: dict[str, list[Pair]]  # unplanned, by server: that server is down
 
 
+NO_WINDOWS = Windows(EMPTY, [], {}, {})  # shared, never mutated: most reports have none
+
+
 def split_windows(terms: ServiceTerms, maintenances: Sequence[MaintenanceInput]) -> Windows:
     """A window whose servers are all the service's is a whole-service window."""
+    if not maintenances:
+        return NO_WINDOWS
     every = set(terms.server_ids)
     planned: list[Pair] = []
     unplanned: list[Pair] = []
@@ -124,6 +128,8 @@ def provider_downtime(terms: ServiceTerms, spans: Sequence[Span], windows: Windo
     some servers only (SPEC-2 §12) concerns those servers: planned, it excludes their
     outages; unplanned, they are down for its time."""
     whole: list[Pair] = list(windows.unplanned)
+    if not whole and not windows.unplanned_on and not any(sp.provider_outage for sp in spans):
+        return EMPTY  # no provider outage, no unplanned window: nothing is down
     per_server: dict[str, list[Pair]] = {s: [] for s in terms.server_ids}
     for server_id, pairs in windows.unplanned_on.items():
         per_server.setdefault(server_id, []).extend(pairs)
@@ -148,27 +154,23 @@ def _less(down: IntervalSet, planned: IntervalSet | None) -> IntervalSet:
 
 def build_sets(
     terms: ServiceTerms,
-    period: Period,
+    frame: Frame,
     spans: Sequence[Span],
     maintenances: Sequence[MaintenanceInput],
-    now_ts: int,
 ) -> Sets:
-    p0, p1 = period.start_ts, period.end_ts
-    # issue 12: a period is measured on [commissioned, now) only; before commissioning
-    # there is no service to be available (contract §3), after now nothing happened yet
-    served = max(p0, terms.commissioned_ts)
-    cov_whole = coverage(terms.coverage, served, p1, zone(terms.timezone))
-    cov = cov_whole.clip(served, min(p1, max(p0, now_ts)))
+    """C, E and D of `terms` in the calendar `frame` (C is the frame's: measured on
+    [commissioned, now) only, issue 12)."""
+    cov_whole, cov = frame.cov_whole, frame.cov
     windows = split_windows(terms, maintenances)
     planned = windows.planned
     # contract §3: E = client/third-party outages and planned windows; a non-availability
     # incident (a CPU at 95 %) is neither downtime nor exclusion.
-    excl_raw = IntervalSet([(sp.start, sp.end) for sp in spans if sp.excluding]
-                           + list(planned))
+    excluding = [(sp.start, sp.end) for sp in spans if sp.excluding]
+    excl_raw = IntervalSet(excluding + list(planned)) if excluding else planned
     excl = excl_raw.intersection(cov)
     down_raw = provider_downtime(terms, spans, windows)
     # contract §3: time both excluded and provider downtime counts once, as excluded.
     down = down_raw.intersection(cov).difference(excl)
     down_net = down_raw.difference(excl_raw) if terms.redundant else down_raw
-    return Sets(cov_whole, (served, p1), cov, excl_raw, excl, planned, down_raw, down, down_net,
+    return Sets(cov_whole, (frame.served, frame.end), cov, excl_raw, excl, planned, down_raw, down, down_net,
                 EMPTY, excl)
