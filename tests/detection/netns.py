@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
+
+from tests.helpers import ROOT
 
 PREFIX = "vgd"
 
@@ -86,3 +90,56 @@ def netns(prefix: str = PREFIX, third: int = 88) -> Iterator[Netns]:
         subprocess.run(["ip", "link", "del", ns.host_if], check=False, capture_output=True,
                        timeout=10)
         subprocess.run(["ip", "netns", "del", ns.name], check=False, capture_output=True, timeout=10)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop), SIGKILL if it is still running 10 s later."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def agent_in(ns: Netns, tmp: Path, port: int, server_id: str,
+             token: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The real agent inside the namespace, reporting every second to the collector on the
+    host side's `port`. It pings the veth's host side: its spooled reports then show the
+    link was cut, so they end an outage when they get through rather than erase it
+    (docs/evidence.md). Its log is printed if the test fails; it is stopped after."""
+    config = tmp / "agent.toml"
+    config.write_text(f"""
+server_id = "{server_id}"
+interval = 1
+
+[collector]
+url = "http://{ns.host_ip}:{port}"
+token = "{token}"
+timeout = 1
+
+[metrics]
+listen = ""
+
+[spool]
+path = "{tmp}/spool"
+
+[[ping]]
+target = "{ns.host_ip}"
+count = 1
+timeout = 0.5
+""", encoding="utf-8")
+    config.chmod(0o600)  # an inline token: the agent refuses a file others can read
+    log_path = tmp / "agent.log"
+    with open(log_path, "wb") as log:
+        proc = ns.popen([sys.executable, "-m", "agent", "--config", str(config)], log,
+                        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        yield proc
+    except BaseException:
+        print(log_path.read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        stop(proc)

@@ -8,17 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.detection.netns import Netns, e2e_detection
+from tests.detection.netns import Netns, agent_in, e2e_detection
 from tests.helpers import collector_process, free_port, now, utc, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -54,41 +51,6 @@ interval = 1
     return path
 
 
-@contextmanager
-def running_agent(tmp: Path, ns: Netns, port: int) -> Iterator[Any]:
-    config = tmp / "agent.toml"
-    config.write_text(f"""
-server_id = "web-01"
-interval = 1
-
-[collector]
-url = "http://{ns.host_ip}:{port}"
-token = "agent-blind"
-timeout = 1
-
-[metrics]
-listen = ""
-
-[spool]
-path = "{tmp}/spool"
-
-[[ping]]
-target = "{ns.host_ip}"
-count = 1
-timeout = 0.5
-""")
-    config.chmod(0o600)
-    with open(tmp / "agent.log", "wb") as log:
-        proc = ns.popen([sys.executable, "-m", "agent", "--config", str(config)], log,
-                        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(10)
-
-
 class Api:
     def __init__(self, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}/api/v1"
@@ -115,7 +77,7 @@ def test_an_outage_found_after_a_restart_starts_there_and_the_spool_revises_it(
     port = free_port()
     config = write_config(tmp_path, ns, port, agent=True)
     api = Api(port)
-    with running_agent(tmp_path, ns, port):
+    with agent_in(ns, tmp_path, port, "web-01", "agent-blind"):
         with collector_process(config, port) as collector:
             wait_until(lambda: api.status() == "up", timeout=20)
             time.sleep(2)
@@ -172,7 +134,7 @@ def test_an_agent_server_without_address_whose_agent_is_killed_is_only_agent_los
     port = free_port()
     config = write_config(tmp_path, ns, port, agent=True, address="")
     api = Api(port)
-    with collector_process(config, port), running_agent(tmp_path, ns, port) as agent:
+    with collector_process(config, port), agent_in(ns, tmp_path, port, "web-01", "agent-blind") as agent:
         wait_until(lambda: api.status() == "up", timeout=20)
         kill(agent)
         wait_until(lambda: api.status() == "agent_lost", timeout=20)

@@ -7,8 +7,6 @@ cut off at T is suspect from about T + 3 s and down one run later, about T + 5 s
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +21,7 @@ import sqlalchemy as sa
 
 from collector.store.database import make_engine
 from collector.store.tables import incidents
-from tests.detection.netns import Netns, e2e_detection
+from tests.detection.netns import Netns, agent_in, e2e_detection, stop
 from tests.helpers import free_port, now, utc, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -94,55 +92,6 @@ def running_collector(tmp: Path, ns: Netns, server_toml: str) -> Iterator[Collec
             stop(proc)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it does not end within 10 s."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-@contextmanager
-def running_agent(tmp: Path, ns: Netns, collector: Collector) -> Iterator[subprocess.Popen[bytes]]:
-    config = tmp / "agent.toml"
-    config.write_text(f"""
-server_id = "web-01"
-interval = 1
-
-[collector]
-url = "http://{ns.host_ip}:{collector.port}"
-token = "agent-e2e"
-timeout = 1
-
-[metrics]
-listen = ""
-
-[spool]
-path = "{tmp}/spool"
-
-[[ping]]
-target = "{ns.host_ip}"
-count = 1
-timeout = 0.5
-""")
-    config.chmod(0o600)  # an inline token: the agent refuses a file others can read
-    log_path = tmp / "agent.log"
-    with open(log_path, "wb") as log:
-        proc = ns.popen([sys.executable, "-m", "agent", "--config", str(config)], log, cwd=ROOT,
-                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-        try:
-            yield proc
-        except BaseException:
-            print(log_path.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            stop(proc)
-
-
 def agent_server(ns: Netns, agent: bool = True) -> str:
     return f"""
 [[servers]]
@@ -157,7 +106,7 @@ interval = 1
 
 def test_it_declares_a_cut_off_host_down_and_its_spool_ends_the_outage(ns, tmp_path) -> None:
     with running_collector(tmp_path, ns, agent_server(ns)) as c, \
-            running_agent(tmp_path, ns, c):
+            agent_in(ns, tmp_path, c.port, "web-01", "agent-e2e"):
         wait_until(lambda: c.status("web-01") == "up", timeout=15)
         time.sleep(1.5)  # a few reports in: the interval is known
         cut = now()
@@ -194,7 +143,7 @@ def test_it_declares_a_cut_off_host_down_and_its_spool_ends_the_outage(ns, tmp_p
 
 def test_it_calls_a_server_whose_agent_died_agent_lost(ns, tmp_path) -> None:
     with running_collector(tmp_path, ns, agent_server(ns)) as c, \
-            running_agent(tmp_path, ns, c) as agent:
+            agent_in(ns, tmp_path, c.port, "web-01", "agent-e2e") as agent:
         wait_until(lambda: c.status("web-01") == "up", timeout=15)
         agent.kill()  # the agent only: the host and its link stay up
         agent.wait()

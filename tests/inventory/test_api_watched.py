@@ -10,10 +10,6 @@ a host cut off at T is down about T + 5 s; each database's run takes about 20 s.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +20,8 @@ import requests
 
 from tests.collector.server import make_report
 from tests.detection.conftest import ns  # the fixture: a namespace playing the host
-from tests.detection.netns import Netns, e2e_detection
-from tests.helpers import ROOT, collector_process, free_port, wait_until
+from tests.detection.netns import Netns, agent_in, e2e_detection, stop
+from tests.helpers import collector_process, free_port, wait_until
 from tests.notify.conftest import SECRET, Receiver, receiver  # receiver: the fixture
 
 __all__ = ["ns", "receiver"]
@@ -86,58 +82,6 @@ secret = "{SECRET}"
         except BaseException:
             print((tmp / "collector.log").read_text(errors="replace")[-4000:])
             raise
-
-
-@contextmanager
-def agent_in(ns: Netns, tmp: Path, port: int, server_id: str,
-             token: str) -> Iterator[Any]:
-    """The real agent inside the namespace, with the token the API returned. It pings the
-    veth's host side: its spooled reports then show the link was cut, so they end the
-    outage when they get through rather than erase it (docs/evidence.md)."""
-    config = tmp / "agent.toml"
-    config.write_text(f"""
-server_id = "{server_id}"
-interval = 1
-
-[collector]
-url = "http://{ns.host_ip}:{port}"
-token = "{token}"
-timeout = 1
-
-[metrics]
-listen = ""
-
-[spool]
-path = "{tmp}/spool"
-
-[[ping]]
-target = "{ns.host_ip}"
-count = 1
-timeout = 0.5
-""", encoding="utf-8")
-    config.chmod(0o600)  # an inline token: the agent refuses a file others can read
-    log_path = tmp / "agent.log"
-    with open(log_path, "wb") as log:
-        proc = ns.popen([sys.executable, "-m", "agent", "--config", str(config)], log,
-                        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        yield proc
-    except BaseException:
-        print(log_path.read_text(errors="replace")[-3000:])
-        raise
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (a clean stop), SIGKILL if it is still running 10 s later."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def opened_for(rec: Receiver, server_id: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.helpers import need_binary, need_root, wait_until
-from tests.probes.sites import ADMIN, Collector, running, start_probe, three_sites
+from tests.probes.sites import ADMIN, Collector, running, start_probe, stop, three_sites
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -126,9 +126,12 @@ def test_a_probe_that_dies_is_lost_and_the_collector_decides_alone(sites, tmp_pa
         [down] = c.incidents(state="open", server="web-01")
         assert down["kind"] == "server_down"
         # a probe started again ends its probe_lost incident
-        start_probe(tmp_path, sites, c)
-        wait_until(lambda: not [i for i in c.incidents(state="open")
-                                if i["kind"] == "probe_lost"], timeout=20)
+        again = start_probe(tmp_path, sites, c)
+        try:
+            wait_until(lambda: not [i for i in c.incidents(state="open")
+                                    if i["kind"] == "probe_lost"], timeout=20)
+        finally:
+            stop(again)  # not the fixture's probe: this test's to stop
 
 
 def test_the_sla_report_names_the_vantage_points_that_saw_an_outage(sites, tmp_path) -> None:
