@@ -22,9 +22,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,8 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from serving import served  # bench/serving.py
 
 from agent.secret import Secret
 from collector.api.app import create_app
@@ -60,22 +61,8 @@ def _server(i: int) -> Server:
                   token=Secret(f"bench-agent-token-{i:06d}-0123456789"))
 
 
-@contextmanager
-def collector(config: Config, db: Database) -> Iterator[str]:
-    import uvicorn
-
-    app = create_app(config, db, start_jobs=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def collector(config: Config, db: Database) -> AbstractContextManager[str]:
+    return served(create_app(config, db, start_jobs=False))
 
 
 def create_all(base: str, servers: int) -> float:

@@ -17,14 +17,16 @@ import datetime as dt
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from serving import served  # bench/serving.py
 
 from agent.secret import Secret
 from collector.api.app import create_app
@@ -85,8 +87,6 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    import uvicorn
-
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         db = Database(url)
@@ -95,36 +95,33 @@ def main() -> None:
         now = dt.datetime.now(dt.UTC)
         seed(db, config, now)
         app = create_app(config, db, start_jobs=False)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                               lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        cookie, _ = app.state.ui_sessions.issue("operator:admin")
-        web = requests.Session()
-        web.cookies.set("vigie_session", cookie)
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {ADMIN}"
-        rows = [
-            ("GET /api/v1/servers (baseline)", api, f"{base}/api/v1/servers"),
-            ("GET /ui/ fleet page", web, f"{base}/ui/"),
-            ("GET /ui/fleet fragment (polled)", web, f"{base}/ui/fleet"),
-            ("GET /ui/fleet?service=svc-7 (filtered)", web, f"{base}/ui/fleet?service=svc-7"),
-            ("GET /api/v1/services/svc-0/sla (baseline)", api,
-             f"{base}/api/v1/services/svc-0/sla"),
-            ("GET /status/client-0 (90 days)", web, f"{base}/status/client-0"),
-        ]
-        print(f"{args.servers} servers, {len(config.services)} services; median of "
-              f"{args.runs} requests over loopback (goal < 200 ms for the pages)")
-        for name, session, target in rows:
-            measure(session, target, 2)  # warm up
-            ms, size = measure(session, target, args.runs)
-            print(f"  {name:45s} {ms:8.1f} ms {size:>10,d} bytes")
-        server.should_exit = True
-        thread.join(timeout=10)
+        with served(app) as base:
+            _measure_all(app, base, config, args.runs, args.servers)
         db.dispose()
+
+
+def _measure_all(app: Any, base: str, config: Config, runs: int, servers: int) -> None:
+    """Each figure: the median of `runs` requests after two to warm up."""
+    cookie, _ = app.state.ui_sessions.issue("operator:admin")
+    web = requests.Session()
+    web.cookies.set("vigie_session", cookie)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {ADMIN}"
+    rows = [
+        ("GET /api/v1/servers (baseline)", api, f"{base}/api/v1/servers"),
+        ("GET /ui/ fleet page", web, f"{base}/ui/"),
+        ("GET /ui/fleet fragment (polled)", web, f"{base}/ui/fleet"),
+        ("GET /ui/fleet?service=svc-7 (filtered)", web, f"{base}/ui/fleet?service=svc-7"),
+        ("GET /api/v1/services/svc-0/sla (baseline)", api,
+         f"{base}/api/v1/services/svc-0/sla"),
+        ("GET /status/client-0 (90 days)", web, f"{base}/status/client-0"),
+    ]
+    print(f"{servers} servers, {len(config.services)} services; median of "
+          f"{runs} requests over loopback (goal < 200 ms for the pages)")
+    for name, session, target in rows:
+        measure(session, target, 2)  # warm up
+        ms, size = measure(session, target, runs)
+        print(f"  {name:45s} {ms:8.1f} ms {size:>10,d} bytes")
 
 
 if __name__ == "__main__":
