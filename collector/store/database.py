@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,6 @@ from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
     InterfaceError,
-    InvalidatePoolError,
     OperationalError,
     SQLAlchemyError,
 )
@@ -45,9 +43,6 @@ _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeou
 _SQLITE_AWAY = ("locked", "busy", "unable to open", "disk i/o")
 
 READ_ONLY = "vigie_read_only"  # execution option of a read transaction
-# seconds a pooled PostgreSQL connection may rest before it is pinged when taken again
-PING_AFTER_IDLE = 1.0
-_RETURNED_AT = "vigie_returned_at"  # a pool entry's info key: when it was handed back
 
 
 class Database:
@@ -189,50 +184,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # a write transaction takes its lock at BEGIN IMMEDIATE time (no upgrade deadlocks).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # pool_pre_ping: a connection the server dropped (a restart, a fail-over) is replaced
+    # when it is next taken from the pool, so the collector resumes without a restart
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
-    engine = create_engine(url, connect_args=connect_args, **kwargs)
-    _ping_when_idle(engine)
-    return engine
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """A connection the server dropped (a restart, a fail-over, `pg_terminate_backend`) is
-    replaced when it is next taken from the pool, so the collector resumes without a
-    restart: SQLAlchemy's `pool_pre_ping`, without its round trip for a connection handed
-    back less than `PING_AFTER_IDLE` s ago and with nothing to read. The ingest writer takes
-    its connection again a few ms after each batch, and that ping was 7 % of the
-    collector's samples under load (bench/ingest.py --profile). A server that ends a
-    connection says so on it (an error message, then end of file): its socket is readable,
-    and such a connection is pinged whatever its age (the ping fails, the pool is renewed)."""
-    dialect = engine.dialect
-    gone = dialect.loaded_dbapi.Error  # psycopg's, when the connection is closed already
-
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info[_RETURNED_AT] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get(_RETURNED_AT)
-        if returned is None:
-            return  # just opened
-        if time.monotonic() - returned < PING_AFTER_IDLE and not _has_news(dbapi_conn, gone):
-            return  # just used, and the server said nothing since
-        try:
-            dialect.do_ping(dbapi_conn)
-        except gone as exc:
-            # every connection of the pool is as old: replace them all, as pre-ping does
-            raise InvalidatePoolError(f"ping failed: {unreachable_reason(exc)}") from exc
-
-
-def _has_news(dbapi_conn: Any, gone: type[Exception]) -> bool:
-    """True when the server sent something on an idle connection (between transactions
-    it sends nothing unasked but its goodbye), or the socket is gone; no round trip."""
-    try:
-        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
-    except (OSError, ValueError, gone):
-        return True
-    return bool(readable)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_begin(conn: Connection) -> None:
