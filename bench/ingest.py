@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--db sqlite|postgresql|both] [--servers 2000]
         [--duration 15] [--threads 2] [--connections 32] [--workers 1,2] [--no-baseline]
-        [--readers N] [--repeat N] [--profile PREFIX]
+        [--readers N] [--repeat N] [--profile PREFIX] [--peer TREE]
 
 The report body is the one `python -m agent --config X once` prints on this machine (run
 once here), then split around its report_id and collected_at so that bench/ingest.lua
@@ -25,6 +25,9 @@ every report answered 202 is in the database. Goal: >= 2,000 reports/s, p99 < 50
 Each collector line also gives its throughput as a share of the baseline's just before it:
 on a machine that other work loads, compare versions by that share, over several rounds
 (`--repeat N` alternates baseline and collector N times and prints the median share).
+`--peer TREE` measures, in each round, the collector of another checkout too (`git
+worktree add /tmp/old <commit>`), right after this one's and on the same load: lines
+named `... peer`, and the median of the ratio this / peer of the round.
 """
 from __future__ import annotations
 
@@ -185,14 +188,16 @@ def count_reports(database: str) -> int:
         engine.dispose()
 
 
-def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Namespace) -> Result:
+def run_one(name: str, database: str, tmp: Path, data: Path, args: argparse.Namespace,
+            tree: Path = ROOT) -> Result:
+    """The collector of the checkout `tree` (this one, or `--peer`'s) on `database`."""
     port = free_port()
     config = tmp / f"collector-{name.replace(' ', '-')}.toml"
     config.write_text(collector_config(args.servers, database, port, args.workers),
                       encoding="utf-8")
     config.chmod(0o600)
     proc = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "serve"],
-                            cwd=ROOT)
+                            cwd=tree)
     return measure(name, proc, port, "/healthz", data, args,
                    lambda: count_reports(database), readers=args.readers)
 
@@ -342,16 +347,20 @@ def drop_pg(name: str) -> None:
 
 def run_databases(tmp: Path, data: Path, args: argparse.Namespace, workers: int) -> list[Result]:
     args = argparse.Namespace(**{**vars(args), "workers": workers})
+    trees = [("", ROOT)] + ([(" peer", args.peer)] if args.peer else [])
     results = []
-    if args.db in ("sqlite", "both"):
-        db = tmp / f"collector-{workers}.db"
-        results.append(run_one(f"sqlite w{workers}", f"sqlite:///{db}", tmp, data, args))
-    if args.db in ("postgresql", "both"):
-        pg_name, url = pg_database()
-        try:
-            results.append(run_one(f"pg w{workers}", url, tmp, data, args))
-        finally:
-            drop_pg(pg_name)
+    for suffix, tree in trees:
+        if args.db in ("sqlite", "both"):
+            db = tmp / f"collector-{workers}{suffix.strip()}.db"
+            results.append(run_one(f"sqlite w{workers}{suffix}", f"sqlite:///{db}", tmp,
+                                   data, args, tree))
+    for suffix, tree in trees:
+        if args.db in ("postgresql", "both"):
+            pg_name, url = pg_database()
+            try:
+                results.append(run_one(f"pg w{workers}{suffix}", url, tmp, data, args, tree))
+            finally:
+                drop_pg(pg_name)
     return results
 
 
@@ -376,6 +385,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds of baseline + collector; with more than one, the median "
                              "share of the baseline (other work on the machine varies)")
+    parser.add_argument("--peer", type=Path, metavar="TREE",
+                        help="another checkout whose collector each round measures too")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record a py-spy profile of the collector (PREFIX-<db>.folded)")
     args = parser.parse_args()
@@ -408,6 +419,16 @@ def main() -> int:
         for database, found in ratios.items():
             print(f"{database:<10} median {statistics.median(found):.2f} of the baseline "
                   f"({', '.join(f'{x:.2f}' for x in found)})")
+    if args.peer:
+        against: dict[str, list[float]] = {}
+        for results in rounds:
+            rate = {r.database: r.rate for r in results}
+            for name, peer in rate.items():
+                if name.endswith(" peer"):
+                    against.setdefault(name[:-5], []).append(rate[name[:-5]] / peer)
+        for database, found in against.items():
+            print(f"{database:<10} median {statistics.median(found):.2f} of the peer's "
+                  f"throughput ({', '.join(f'{x:.2f}' for x in found)})")
     return 0
 
 

@@ -11,6 +11,7 @@ dictionary takes a new tag, and the old one stays readable.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import zstandard
 
@@ -67,6 +68,20 @@ def encode_body(text: str) -> bytes:
     """A body's JSON text as stored: tag, then Zstandard level 1 against `_ZDICT_1`."""
     data = text.encode("utf-8", "surrogatepass")  # rows of old may hold a lone surrogate
     return _TAG_ZSTD_1 + _codecs.packer.compress(data)
+
+
+def encode_bodies(texts: Sequence[str]) -> list[bytes]:
+    """`encode_body` of many texts in one call into zstandard, the bytes of each alike.
+
+    For the ingest's writer thread: each call into the compressor lets go of the GIL, and
+    taking it back waits for the thread holding it (the event loop, busy under load) to
+    let go in turn, up to the 5 ms switch interval: 10 us a body alone, 1.6 ms a body
+    beside a busy thread; in one call for the batch, that wait comes once per batch."""
+    if len(texts) < 2:
+        return [encode_body(t) for t in texts]
+    packed = _codecs.packer.multi_compress_to_buffer(
+        [t.encode("utf-8", "surrogatepass") for t in texts], threads=0)
+    return [_TAG_ZSTD_1 + segment.tobytes() for segment in packed]
 
 
 def decode_body(blob: bytes | None) -> str | None:

@@ -201,8 +201,15 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # SQLAlchemy's work per parameter set (the times arrive converted by `datetime_binding`,
 # as the reports' insert binds them). On PostgreSQL one statement for the whole batch
 # (arrays unnested), where executemany sends one statement per run.
-_MERGE_SQLITE = ("UPDATE evidence_runs SET last_at = max(last_at, ?), until = max(until, ?), "
-                 "gap = max(gap, ?), count = count + ? WHERE id = ?")
+# On SQLite too one statement (UPDATE ... FROM, its rows one JSON array): executemany
+# steps the statement once per run, and each step lets go of the GIL, which the writer
+# thread then waits to take back from the busy event loop (store/bodies.py).
+_MERGE_SQLITE = (
+    "UPDATE evidence_runs SET last_at = max(last_at, v.l), until = max(until, v.u), "
+    "gap = max(gap, v.g), count = count + v.n FROM (SELECT json_extract(value, '$[0]') AS l, "
+    "json_extract(value, '$[1]') AS u, json_extract(value, '$[2]') AS g, "
+    "json_extract(value, '$[3]') AS n, json_extract(value, '$[4]') AS id "
+    "FROM json_each(?)) AS v WHERE evidence_runs.id = v.id")
 # bound in binary (`%b`): an array's text form costs the driver ~40 us a report (as the
 # reports' INSERT, store/reports.py)
 _MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
@@ -220,7 +227,7 @@ def _merge(conn: Conn, pushed: dict[Key, rule.Run],
     if conn.dialect.name == "postgresql":
         columns = [list(c) for c in zip(*rows)]
         return int(conn.exec_driver_sql(_MERGE_PG, tuple(columns)).rowcount)
-    return int(conn.exec_driver_sql(_MERGE_SQLITE, rows).rowcount)
+    return int(conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),)).rowcount)
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -176,46 +177,103 @@ def record_reports(conn: Conn, deliveries: Sequence[Delivery]) -> None:
         return
     # each time converted once here, though the statement binds it twice
     to_db, _ = datetime_binding(conn.dialect)
-    params = [{"s_id": d.server.id, "s_at": to_db(d.collected_at), "s_now": to_db(d.received_at),
-               "s_siv": max(1, round(d.server.interval)),
-               "s_iv": max(1, round(d.interval)) if d.interval > 0 else None}
-              for d in sorted(deliveries, key=lambda d: d.server.id)]  # stable: lock order
-    conn.execute(_upsert(conn.dialect), params)
+    rows = [(d.server.id, to_db(d.collected_at), to_db(d.received_at),
+             max(1, round(d.server.interval)), max(1, round(d.interval)) if d.interval > 0 else None)
+            for d in sorted(deliveries, key=lambda d: d.server.id)]  # stable: lock order
+    if conn.dialect.name != "sqlite":
+        conn.execute(_upsert(conn.dialect), [dict(zip(_PARAMS, r, strict=True)) for r in rows])
+        return
+    # SQLite: executemany steps the upsert once per report, and each step lets go of the
+    # GIL, which the ingest's writer thread then waits to take back from the busy event
+    # loop (store/bodies.py). Instead two statements per round of distinct servers (a
+    # server's second delivery of the batch in the next round: the fold stays in order),
+    # each reading the round from one JSON array: the rows missing made, then every row
+    # folded by the same expressions as the upsert's (a made row folds into exactly the
+    # row the upsert would have inserted).
+    make, fold = _sqlite_fold()
+    for round_ in _rounds(rows):
+        payload = {"rows": json.dumps(round_)}
+        conn.execute(make, payload)
+        conn.execute(fold, payload)
+
+
+_PARAMS = ("s_id", "s_at", "s_now", "s_siv", "s_iv")
+
+
+def _rounds(rows: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """Rows (sorted by server) split so that no round holds a server twice, each server's
+    rows in their order across rounds."""
+    rounds: list[list[tuple[Any, ...]]] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        k = seen[row[0]] = seen.get(row[0], -1) + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(row)
+    return rounds
+
+
+def _folded(dialect: Dialect, at: Any, now: Any, iv: Any, siv: Any) -> dict[str, Any]:
+    """The row a delivery (collected `at`, received `now`, its interval `iv` or None, the
+    server's `siv`) makes of the stored one."""
+    greatest = sa.func.greatest if dialect.name == "postgresql" else sa.func.max  # SQLite's max(a, b) is scalar
+    c = server_state.c
+    newest = sa.or_(c.last_report_at.is_(None), at >= c.last_report_at)
+    partial = sa.or_(c.status == ServerStatus.PARTIAL.value,
+                     c.pending_status == ServerStatus.PARTIAL.value)
+    return {
+        # SPEC-2 §10: a report proves the collector's own view only; a partial server
+        # (or one becoming partial) stays so until detection's quorum says otherwise
+        "status": sa.case((partial, c.status), else_=ServerStatus.UP.value),
+        "last_report_at": sa.case((newest, at), else_=c.last_report_at),
+        "last_interval": sa.case((sa.and_(newest, iv.is_not(None)), iv),
+                                 else_=sa.func.coalesce(c.last_interval, siv)),
+        "last_received_at": greatest(now, sa.func.coalesce(c.last_received_at, now)),
+        "last_seen_up_at": greatest(at, sa.func.coalesce(c.last_seen_up_at, at)),
+        "pending_status": sa.case((partial, c.pending_status), else_=None),
+        "pending_count": sa.case((partial, c.pending_count), else_=0),
+        "changed_at": sa.case((sa.or_(partial, c.status == ServerStatus.UP.value),
+                               c.changed_at), else_=now),
+        "version": c.version + 1,
+    }
 
 
 @functools.lru_cache(maxsize=16)
 def _upsert(dialect: Dialect) -> sa.Insert:
-    pg = dialect.name == "postgresql"
-    greatest = sa.func.greatest if pg else sa.func.max  # SQLite's max(a, b) is scalar
     insert = insert_on_conflict(dialect.name)(server_state)
-    c, new = server_state.c, insert.excluded
     native = datetime_binding(dialect)[1]  # values converted by record_reports
     at = sa.bindparam("s_at", type_=native)
     now = sa.bindparam("s_now", type_=native)
     iv = sa.bindparam("s_iv", type_=sa.Integer)
     siv = sa.bindparam("s_siv", type_=sa.Integer)
-    newest = sa.or_(c.last_report_at.is_(None), new.last_report_at >= c.last_report_at)
-    partial = sa.or_(c.status == ServerStatus.PARTIAL.value,
-                     c.pending_status == ServerStatus.PARTIAL.value)
     upsert: sa.Insert = insert.values(
         server_id=sa.bindparam("s_id"), status=ServerStatus.UP.value, last_report_at=at,
         last_received_at=now, last_interval=sa.func.coalesce(iv, siv),
         last_seen_up_at=at, pending_status=None, pending_count=0, changed_at=now, version=1,
-    ).on_conflict_do_update(index_elements=[c.server_id], set_={
-        # SPEC-2 §10: a report proves the collector's own view only; a partial server
-        # (or one becoming partial) stays so until detection's quorum says otherwise
-        "status": sa.case((partial, c.status), else_=ServerStatus.UP.value),
-        "last_report_at": sa.case((newest, new.last_report_at), else_=c.last_report_at),
-        "last_interval": sa.case((sa.and_(newest, iv.is_not(None)), iv),
-                                 else_=sa.func.coalesce(c.last_interval, siv)),
-        "last_received_at": greatest(new.last_received_at,
-                                     sa.func.coalesce(c.last_received_at, new.last_received_at)),
-        "last_seen_up_at": greatest(new.last_seen_up_at,
-                                    sa.func.coalesce(c.last_seen_up_at, new.last_seen_up_at)),
-        "pending_status": sa.case((partial, c.pending_status), else_=None),
-        "pending_count": sa.case((partial, c.pending_count), else_=0),
-        "changed_at": sa.case((sa.or_(partial, c.status == ServerStatus.UP.value),
-                               c.changed_at), else_=new.changed_at),
-        "version": c.version + 1,
-    })
+    ).on_conflict_do_update(index_elements=[server_state.c.server_id],
+                            set_=_folded(dialect, at, now, iv, siv))
     return upsert
+
+
+@functools.lru_cache(maxsize=1)
+def _sqlite_fold() -> tuple[sa.Insert, sa.Update]:
+    """`record_reports`' two statements on SQLite, over `:rows` (a JSON array of
+    `_PARAMS` tuples, one per server): make the missing rows as the fold of their first
+    delivery expects them (nothing seen, changed at its arrival, version 0), then fold."""
+    from sqlalchemy.dialects import sqlite
+
+    value = sa.column("value")
+    v = sa.select(*(sa.func.json_extract(value, f"$[{i}]", type_=sa.String if i < 3 else
+                                         sa.Integer).label(name)
+                    for i, name in enumerate(_PARAMS))).select_from(
+        sa.func.json_each(sa.bindparam("rows", type_=sa.Text))).subquery("v")
+    c = server_state.c
+    make = sqlite.insert(server_state).from_select(
+        ["server_id", "status", "pending_count", "changed_at", "version"],
+        # WHERE: SQLite reads `SELECT ... ON CONFLICT` as a join's ON without one
+        sa.select(v.c.s_id, sa.literal(ServerStatus.UP.value), sa.literal(0), v.c.s_now,
+                  sa.literal(0)).where(sa.true())).on_conflict_do_nothing()
+    fold = sa.update(server_state).values(
+        _folded(sqlite.dialect(), v.c.s_at, v.c.s_now, v.c.s_iv, v.c.s_siv)
+    ).where(c.server_id == v.c.s_id)
+    return make, fold
