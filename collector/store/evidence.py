@@ -326,7 +326,9 @@ def presence_within(conn: Conn, server_ids: Sequence[str], windows: Iterable[Spa
     server, the sorted disjoint spans of the windows' union its runs prove available. One
     statement per IN_CHUNK servers whatever the number of windows, each window bounded
     in the index on both sides (`_within`): it costs the runs it touches, not every run
-    after it (issue 12: 51.7 s for a year of 10,000 services with 13 blind hours)."""
+    after it (issue 12: 51.7 s for a year of 10,000 services with 13 blind hours). A
+    window one run proves whole (the common case) costs one index seek and no row: the
+    statement gives each server's whole windows as one list of their numbers."""
     found: dict[str, list[Span]] = {s: [] for s in server_ids}
     wins = rule.merge(windows)
     if not wins or not found:
@@ -340,18 +342,36 @@ def presence_within(conn: Conn, server_ids: Sequence[str], windows: Iterable[Spa
         params |= dict(zip(("reach", "lo", "hi"), (list(c) for c in zip(*bounds)), strict=True))
     else:
         params |= {"windows": json.dumps(bounds), "sources": json.dumps(params["sources"])}
-    # a server seen throughout a window proves it whole: most spans are the windows' own
-    # edges, so each time the driver gives is converted once
+    # a window as the statement would have clipped it (its bounds as the driver gives
+    # them back), and the spans of each list of whole windows, merged once: most servers
+    # share the same list (all of them), and so the same spans (read only, never changed)
+    whole = [(_at(lo), _at(hi)) for _, lo, hi in bounds]
+    spans_of: dict[str, list[Span]] = {}
+    parts: dict[str, list[Span]] = {}  # the servers with a window proved in part only
     at: dict[Any, dt.datetime] = {}
     ids = list(found)
     with _no_jit(conn):
         for i in range(0, len(ids), IN_CHUNK):
             chunk = ids[i:i + IN_CHUNK]
             params["servers"] = chunk if conn.dialect.name == "postgresql" else json.dumps(chunk)
-            for server, start, end in conn.execute(statement, params):  # clipped to its window
-                found[server].append((at.get(start) or at.setdefault(start, _at(start)),
-                                      at.get(end) or at.setdefault(end, _at(end))))
-    return {s: rule.merge(spans) for s, spans in found.items()}
+            for server, numbers, start, end in conn.execute(statement, params):
+                if numbers is not None:
+                    spans = spans_of.get(numbers)
+                    if spans is None:
+                        spans = spans_of[numbers] = rule.merge(
+                            whole[int(n)] for n in numbers.split(","))
+                    found[server] = spans
+                else:  # a part of a window, clipped to it
+                    parts.setdefault(server, []).append(
+                        (at.get(start) or at.setdefault(start, _at(start)),
+                         at.get(end) or at.setdefault(end, _at(end))))
+    merged: dict[tuple[int, tuple[Span, ...]], list[Span]] = {}
+    for server, spans in parts.items():  # alike too (a ledger younger than the first window)
+        key = (id(found[server]), tuple(spans))
+        if key not in merged:
+            merged[key] = rule.merge([*found[server], *spans])
+        found[server] = merged[key]
+    return found
 
 
 @contextlib.contextmanager
@@ -371,13 +391,15 @@ def _no_jit(conn: Conn) -> Iterator[None]:
 
 
 # The runs of one server and source are disjoint, so sorted alike by first_at and by
-# last_at: those touching a window [lo, hi) are the ones whose last sighting falls in
-# [lo - MAX_GAP, hi) (a run proves at most MAX_GAP past it), plus at most one running on
-# past hi, the first with last_at >= hi (`x`, one index seek). Bounding last_at by that
-# run's keeps the scan of (server_id, source, last_at) within the window, where
-# `first_at < hi` alone read every later run of the year. The index has source before
-# last_at, so the (server, source) keys are read from it first (`keys`: a loose index
-# scan, one seek per source of each server).
+# last_at. The first run whose last sighting is at or past a window's end hi (`x`, one
+# index seek) proves the window whole when it starts by the window's start lo (`probe`'s
+# `f`: the common case, no other read). Otherwise the window is proved by that run from
+# `f` (if f < hi) and by the runs whose last sighting falls in [lo - MAX_GAP, hi) (a run
+# proves at most MAX_GAP past it): a range of (server_id, source, last_at) bounded on
+# both sides, where `first_at < hi` alone read every later run of the year. The index
+# holds first_at and until after last_at: the seeks read no table row. It has source
+# before last_at, so the (server, source) keys are read from it first (`keys`: a loose
+# index scan, one seek per source of each server).
 _KEYS = """WITH RECURSIVE keys(s, src) AS (
   SELECT j.s, (SELECT r.source FROM evidence_runs r WHERE r.server_id = j.s
                ORDER BY r.source LIMIT 1) FROM {servers}
@@ -385,44 +407,55 @@ _KEYS = """WITH RECURSIVE keys(s, src) AS (
   SELECT k.s, (SELECT r.source FROM evidence_runs r WHERE r.server_id = k.s
                AND r.source > k.src ORDER BY r.source LIMIT 1)
   FROM keys AS k WHERE k.src IS NOT NULL),
-wins(reach, lo, hi) AS MATERIALIZED ({windows})
+wins(n, reach, lo, hi) AS MATERIALIZED ({windows}),
+probe AS MATERIALIZED (SELECT k.s, k.src, w.n, w.reach, w.lo, w.hi,
+    (SELECT x.first_at FROM evidence_runs x WHERE x.server_id = k.s AND x.source = k.src
+     AND x.last_at >= w.hi ORDER BY x.last_at LIMIT 1) AS f
+  FROM keys AS k CROSS JOIN wins AS w WHERE k.src IS NOT NULL{sources})
+SELECT s, {numbers}, NULL, NULL FROM probe WHERE f <= lo GROUP BY s
+UNION ALL
+SELECT s, NULL, f, hi FROM probe WHERE f > lo AND f < hi
+UNION ALL
 """
-_TOUCHING = """r.server_id = k.s AND r.source = k.src AND r.last_at >= w.reach
-  AND r.last_at <= coalesce((SELECT x.last_at FROM evidence_runs x WHERE x.server_id = k.s
-      AND x.source = k.src AND x.last_at >= w.hi ORDER BY x.last_at LIMIT 1), w.hi)
-  AND r.first_at < w.hi AND r.until > w.lo"""
+_TOUCHING = """r.server_id = p.s AND r.source = p.src AND r.last_at >= p.reach
+  AND r.last_at < p.hi AND r.first_at < p.hi AND r.until > p.lo"""
 _SQLITE = {
     "servers": "(SELECT value AS s FROM json_each(:servers)) AS j",
-    "windows": "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "windows": "SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
                "json_extract(value, '$[2]') FROM json_each(:windows)",
-    # CROSS JOIN fixes SQLite's loops: keys, windows, then the runs by the index
-    "select": "SELECT r.server_id, max(r.first_at, w.lo), min(r.until, w.hi) FROM keys AS k "
-              "CROSS JOIN wins AS w CROSS JOIN evidence_runs AS r "
-              "WHERE k.src IS NOT NULL AND " + _TOUCHING,
+    "numbers": "group_concat(n)",
+    # CROSS JOIN fixes SQLite's loops: the windows not proved whole, then their runs
+    "select": "SELECT p.s, NULL, max(r.first_at, p.lo), min(r.until, p.hi) FROM probe AS p "
+              "CROSS JOIN evidence_runs AS r WHERE (p.f IS NULL OR p.f > p.lo) AND " + _TOUCHING,
     "sources": " AND k.src IN (SELECT value FROM json_each(:sources))"}
 _PG = {
     "servers": "unnest(CAST(:servers AS text[])) AS j(s)",
-    "windows": "SELECT * FROM unnest(CAST(:reach AS timestamptz[]), "
-               "CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]))",
-    # the runs read per key and window by the index, never hashed whole: OFFSET 0 keeps
-    # the LATERAL a nested loop (without it the planner flattens it into a join, then, misled
-    # by the recursive CTE's estimate of its rows, 100 times the keys, merges the runs
-    # of every server read by `last_at` alone: 1.4 s for 500 servers of 1,000)
-    "select": "SELECT k.s, greatest(r.first_at, w.lo), least(r.until, w.hi) FROM keys AS k "
-              "CROSS JOIN wins AS w CROSS JOIN LATERAL (SELECT r.first_at, r.until "
+    "windows": "SELECT n - 1, reach, lo, hi FROM unnest(CAST(:reach AS timestamptz[]), "
+               "CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[])) "
+               "WITH ORDINALITY AS u(reach, lo, hi, n)",
+    "numbers": "string_agg(n::text, ',')",
+    # the runs read per window by the index, never hashed whole: OFFSET 0 keeps the
+    # LATERAL a nested loop (without it the planner may flatten it into a join, then,
+    # misled by the recursive CTE's estimate of its rows, 100 times the keys, merge the
+    # runs of every server read by `last_at` alone: 1.4 s for 500 servers of 1,000)
+    "select": "SELECT p.s, NULL, greatest(r.first_at, p.lo), least(r.until, p.hi) "
+              "FROM probe AS p CROSS JOIN LATERAL (SELECT r.first_at, r.until "
               "FROM evidence_runs AS r WHERE " + _TOUCHING + " OFFSET 0) AS r "
-              "WHERE k.src IS NOT NULL",
+              "WHERE p.f IS NULL OR p.f > p.lo",
     "sources": " AND k.src = ANY(CAST(:sources AS text[]))"}
 
 
 @functools.lru_cache(maxsize=8)
 def _within(dialect: str, filtered: bool) -> sa.TextClause:
-    """The statement of `presence_within`: per run and window it touches, the part of the
-    window it proves (times as the driver gives them: `_at`). The windows are read once
-    (MATERIALIZED: SQLite would parse their JSON again for every key)."""
+    """The statement of `presence_within`: per server, its windows one run proves whole
+    (their numbers, comma-separated), and per run and window it proves a part of, that
+    part (times as the driver gives them: `_at`). The windows and the seeks are read once
+    (MATERIALIZED: SQLite would parse the windows' JSON again for every key)."""
     parts = _PG if dialect == "postgresql" else _SQLITE
-    text = _KEYS.format(servers=parts["servers"], windows=parts["windows"]) + parts["select"]
-    return sa.text(text + (parts["sources"] if filtered else ""))
+    return sa.text(_KEYS.format(servers=parts["servers"], windows=parts["windows"],
+                                numbers=parts["numbers"],
+                                sources=parts["sources"] if filtered else "")
+                   + parts["select"])
 
 
 def runs_of(conn: Conn, server_id: str, source: str | None = None) -> list[StoredRun]:

@@ -230,14 +230,16 @@ def incident_inputs(conn: Conn, service_ids: Sequence[str], start: dt.datetime,
                     end: dt.datetime) -> dict[str, list[IncidentInput]]:
     """Incidents of these services overlapping [start, end) (open ones included), by service."""
     c = incidents.c
+    # the ids as one JSON value (`json_list`): an expanding IN of a bulk SLA's 10,000
+    # services cost SQLAlchemy and the driver ~0.1 s of rendering each
     query = (sa.select(c.id, c.service_id, c.server_id, c.responsibility,
                        c.affects_availability, c.started_at, c.resolved_at, c.detected_at,
                        c.notified_at)
-             .where(c.service_id.in_(list(service_ids)), c.started_at < end,
-                    sa.or_(c.resolved_at.is_(None), c.resolved_at > start))
+             .where(c.service_id.in_(json_list("services", conn.dialect.name)),
+                    c.started_at < end, sa.or_(c.resolved_at.is_(None), c.resolved_at > start))
              .order_by(c.started_at, c.id))
     out: dict[str, list[IncidentInput]] = {}
-    for r in conn.execute(query):
+    for r in conn.execute(query, {"services": json.dumps(list(service_ids))}):
         out.setdefault(r.service_id, []).append(IncidentInput(
             id=int(r.id), server_id=r.server_id,
             responsibility=Responsibility(r.responsibility),

@@ -9,6 +9,7 @@ the dispatcher sends it. A part is planned when its notice is at or before its d
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from collector.config.model import Server
 from collector.domain.maintenance import Maintenance, MaintenanceState, NoticeSource, Part
 from collector.domain.sla import MaintenanceInput
+from collector.store._sql import json_list
 from collector.store.database import Conn
 from collector.store.tables import emails, maintenance_parts, maintenances
 
@@ -167,9 +169,13 @@ def _scheduled(conn: Conn, service_ids: Sequence[str] | None, start: dt.datetime
     """Scheduled windows overlapping [start, end) (cancelled ones exclude nothing)."""
     m = maintenances.c
     query = sa.select(maintenances).where(m.state == SCHEDULED, m.start < end, m.end > start)
+    params = {}
     if service_ids is not None:
-        query = query.where(m.service_id.in_(list(service_ids)))
-    return _with_parts(conn, list(conn.execute(query.order_by(m.start, m.id))))
+        # the ids as one JSON value (`json_list`): an expanding IN of a bulk SLA's 10,000
+        # services cost SQLAlchemy and the driver ~0.1 s of rendering
+        query = query.where(m.service_id.in_(json_list("services", conn.dialect.name)))
+        params["services"] = json.dumps(list(service_ids))
+    return _with_parts(conn, list(conn.execute(query.order_by(m.start, m.id), params)))
 
 
 def active_windows(conn: Conn, now: dt.datetime, servers: Iterable[Server]

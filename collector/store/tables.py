@@ -287,7 +287,10 @@ evidence_runs = Table(
     Column("until", UtcDateTime, nullable=False),
     Column("gap", Integer, nullable=False),
     Column("count", Integer, nullable=False),
-    Index("ix_evidence_runs_server_id_source_last_at", "server_id", "source", "last_at"),
+    # first_at and until after last_at: the SLA's seeks read no table row (store/evidence
+    # `_KEYS`, migration 0011); an UPDATE moving last_at rewrites this entry anyway
+    Index("ix_evidence_runs_server_id_source_last_at_first_at_until", "server_id", "source",
+          "last_at", "first_at", "until"),
     Index("ix_evidence_runs_last_at", "last_at"),
 )
 

@@ -131,6 +131,11 @@ class EvidenceInput:
 
     blind: IntervalSet = EMPTY
     presence: Mapping[str, IntervalSet] = field(default_factory=dict)
+    # results the reports of one read share (`unmonitored.py`), each with what it was
+    # computed from: a cache of this instance (`replace` gives a new one), neither
+    # compared nor shown
+    memo: dict[object, tuple[object, ...]] = field(default_factory=dict, init=False,
+                                                  compare=False, repr=False)
 
     @classmethod
     def of(cls, now: datetime, blind: Iterable[Moments] = (),
@@ -142,8 +147,16 @@ class EvidenceInput:
         pairs = _pairs("blind", blind)
         pairs += [(_seconds("isolated", a), now_ts if b is None else _seconds("isolated", b))
                   for a, b in isolated]
-        seen = {server: IntervalSet(_pairs(server, spans))
-                for server, spans in (presence or {}).items()}
+        # servers seen alike may share one list of spans (the store's bulk read gives a
+        # list per pattern of windows proved whole): one set per list, not per server
+        # (each list is held beside its set: an id is not reused while the loop runs)
+        sets: dict[int, tuple[Iterable[Moments], IntervalSet]] = {}
+        seen = {}
+        for server, spans in (presence or {}).items():
+            got = sets.get(id(spans))
+            if got is None:
+                got = sets[id(spans)] = (spans, IntervalSet(_pairs(server, spans)))
+            seen[server] = got[1]
         return cls(IntervalSet(pairs), seen)
 
 

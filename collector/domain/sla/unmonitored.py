@@ -62,15 +62,31 @@ def unobserved(terms: ServiceTerms, spans: Sequence[Span], presence: Mapping[str
     return blind.difference(known)
 
 
+def _unseen(evidence: EvidenceInput, cov: IntervalSet, present: IntervalSet) -> IntervalSet:
+    """(B ∩ C) less one server's presence, once per coverage and presence: the services
+    of a bulk read share both (C is their calendar's, `frame.py`; servers seen alike share
+    one presence set, `EvidenceInput.of`), so their reports share this too."""
+    key = ("unseen", id(cov), id(present))
+    hit = evidence.memo.get(key)
+    if hit is not None and hit[0] is cov and hit[1] is present:  # ids, not reused
+        return hit[2]  # type: ignore[return-value]
+    unmon = evidence.blind.intersection(cov)
+    if unmon:
+        unmon = unmon.difference(present)
+    evidence.memo[key] = (cov, present, unmon)
+    return unmon
+
+
 def with_unmonitored(terms: ServiceTerms, sets: Sets, spans: Sequence[Span],
                      evidence: EvidenceInput | None) -> Sets:
     """`sets` with U and the base's exclusions (E, or E ∪ U for `unmonitored = excluded`).
     Without evidence (None: a caller that knows nothing of who watched) U is empty."""
     if evidence is None or not evidence.blind:
         return sets
-    unmon = evidence.blind.intersection(sets.cov)
-    if unmon and len(terms.server_ids) == 1:  # most services: their presence first
-        unmon = unmon.difference(evidence.presence.get(terms.server_ids[0], EMPTY))
+    if len(terms.server_ids) == 1:  # most services: their presence first
+        unmon = _unseen(evidence, sets.cov, evidence.presence.get(terms.server_ids[0], EMPTY))
+    else:
+        unmon = evidence.blind.intersection(sets.cov)
     if unmon:
         unmon = unmon.difference(sets.excl).difference(sets.down)
     if unmon and len(terms.server_ids) != 1:
