@@ -27,7 +27,8 @@ on a machine that other work loads, compare versions by that share, over several
 (`--repeat N` alternates baseline and collector N times and prints the median share).
 `--peer TREE` measures, in each round, the collector of another checkout too (`git
 worktree add /tmp/old <commit>`), right after this one's and on the same load: lines
-named `... peer`, and the median of the ratio this / peer of the round.
+named `... peer`, and the median of the ratio this / peer of the round (the peer runs
+first in odd rounds: whichever runs second in a round does not always gain or lose by it).
 """
 from __future__ import annotations
 
@@ -345,9 +346,12 @@ def drop_pg(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_databases(tmp: Path, data: Path, args: argparse.Namespace, workers: int) -> list[Result]:
+def run_databases(tmp: Path, data: Path, args: argparse.Namespace, workers: int,
+                  peer_first: bool = False) -> list[Result]:
     args = argparse.Namespace(**{**vars(args), "workers": workers})
     trees = [("", ROOT)] + ([(" peer", args.peer)] if args.peer else [])
+    if peer_first:  # odd rounds: the peer first, so that neither always runs second
+        trees.reverse()
     results = []
     for suffix, tree in trees:
         if args.db in ("sqlite", "both"):
@@ -404,7 +408,7 @@ def main() -> int:
             here.mkdir()
             results = [] if args.no_baseline else [run_baseline(here, data, args)]
             for workers in (int(w) for w in args.workers.split(",")):
-                results += run_databases(here, data, args, workers)
+                results += run_databases(here, data, args, workers, peer_first=n % 2 == 1)
             rounds.append(results)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
           f"{args.servers} agents, {os.cpu_count()} cores, "

@@ -81,7 +81,7 @@ def encode_bodies(texts: Sequence[str]) -> list[bytes]:
         return [encode_body(t) for t in texts]
     packed = _codecs.packer.multi_compress_to_buffer(
         [t.encode("utf-8", "surrogatepass") for t in texts], threads=0)
-    return [_TAG_ZSTD_1 + segment.tobytes() for segment in packed]
+    return [_TAG_ZSTD_1 + packed[i].tobytes() for i in range(len(packed))]
 
 
 def decode_body(blob: bytes | None) -> str | None:
