@@ -15,6 +15,7 @@ folds), so two transactions never fold the same server's runs from the same snap
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -115,6 +116,7 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     deletes: list[int] = []
+    newest: dict[Key, rule.Run | int] = {}  # a key's newest run, or its place in `inserts`
     for key, points in grouped.items():
         before = stored.get(key, [])
         after = rule.fold(before, points)
@@ -129,19 +131,13 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
                     updates.append({"rid": r.id, "f": to_db(r.first_at), "l": to_db(r.last_at),
                                     "u": to_db(r.until), "g": r.gap, "n": r.count})
         deletes.extend(i for i in old if i not in kept)
-        if tails is not None:
-            _remember(tails, key, after)
-    _write(conn, inserts, updates, deletes)
-
-
-def _remember(tails: Tails, key: Key, after: list[rule.Run]) -> None:
-    """The key's newest run, if it is stored already (a new row's id is not known: the
-    next batch reads it)."""
-    newest = after[-1] if after else None
-    if newest is not None and newest.id is not None:
-        tails.put(key, newest)
-    else:
-        tails.drop(key)
+        if after:
+            newest[key] = after[-1] if after[-1].id is not None else len(inserts) - 1
+    ids = _write(conn, inserts, updates, deletes)
+    if tails is not None:  # a new run's id from the insert: the next batch needs no read
+        for key, run in newest.items():
+            tails.put(key, run if isinstance(run, rule.Run) else dataclasses.replace(
+                _run(inserts[run]), id=ids[run]))
 
 
 def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails
@@ -292,14 +288,21 @@ def _row(key: Key, r: rule.Run) -> dict[str, Any]:
             "last_at": r.last_at, "until": r.until, "gap": r.gap, "count": r.count}
 
 
+def _run(row: dict[str, Any]) -> rule.Run:
+    return rule.Run(row["first_at"], row["last_at"], row["until"], row["gap"], row["count"])
+
+
 def _write(conn: Conn, inserts: list[dict[str, Any]], updates: list[dict[str, Any]],
-           deletes: list[int]) -> None:
+           deletes: list[int]) -> list[int]:
+    """Write the fold's changes; the ids of the inserted runs, in their order."""
     if deletes:
         conn.execute(runs.delete().where(runs.c.id.in_(deletes)))
     if updates:
         conn.execute(_update(conn.dialect), updates)
-    if inserts:
-        conn.execute(runs.insert(), inserts)
+    if not inserts:
+        return []
+    return list(conn.execute(runs.insert().returning(runs.c.id, sort_by_parameter_order=True),
+                             inserts).scalars())
 
 
 @functools.lru_cache(maxsize=16)
