@@ -105,12 +105,17 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
         return
     for points in grouped.values():
         points.sort()
-    if conn.dialect.name == "postgresql":
-        _lock_servers(conn, sorted({server for server, _ in grouped}))
+    # PostgreSQL: every server of the batch locked before any of its runs is read or
+    # written; with the merge of the tails when there is one (a round trip less a batch)
+    lock = sorted({server for server, _ in grouped}) if conn.dialect.name == "postgresql" else []
     if tails is not None:
-        grouped = _push_tails(conn, grouped, tails)
+        grouped, merged = _push_tails(conn, grouped, tails, lock)
+        if merged:
+            lock = []
         if not grouped:
             return
+    if lock:
+        _lock_servers(conn, lock)
     stored = _touching(conn, grouped)
     to_db = datetime_binding(conn.dialect)[0]
     inserts: list[dict[str, Any]] = []
@@ -140,12 +145,13 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
                 _run(inserts[run]), id=ids[run]))
 
 
-def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails
-                ) -> dict[Key, list[rule.Point]]:
+def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails,
+                lock: Sequence[str]) -> tuple[dict[Key, list[rule.Point]], bool]:
     """Write the keys whose sightings all continue their newest known run (one UPDATE for
-    all of them); the other keys, left for the full fold."""
+    all of them, which first takes the advisory locks of `lock`); the other keys, left for
+    the full fold, and whether that UPDATE ran (the locks taken)."""
     if not conn.dialect.supports_sane_multi_rowcount:
-        return grouped
+        return grouped, False
     pushed: dict[Key, rule.Run] = {}
     rest: dict[Key, list[rule.Point]] = {}
     for key, points in grouped.items():
@@ -156,8 +162,8 @@ def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails
         else:
             pushed[key] = run
     if not pushed:
-        return grouped
-    if _merge(conn, pushed, grouped) != len(pushed):
+        return grouped, False
+    if _merge(conn, pushed, grouped, lock) != len(pushed):
         # a run absorbed meanwhile (another process bridged two runs, deleting one): the
         # rows still there took their sightings; the others' go through the full fold
         ids = [r.id for r in pushed.values()]
@@ -169,7 +175,7 @@ def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails
                 del pushed[key]
     for key, run in pushed.items():
         tails.put(key, run)
-    return rest
+    return rest, True
 
 
 def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
@@ -211,18 +217,30 @@ _MERGE_SQLITE = (
 _MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
              "until = greatest(r.until, v.u), gap = greatest(r.gap, v.g), "
              "count = r.count + v.n FROM unnest(%b::timestamptz[], %b::timestamptz[], "
-             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id) WHERE r.id = v.id")
+             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id){locked} "
+             "WHERE r.id = v.id")
+# `_lock_servers`' locks taken by the merge itself: the CTE (volatile, so run once and first:
+# the join emits no row to update before its one row exists) locks the servers in
+# order before any run's row is locked
+_LOCK_CTE = ("WITH locked AS (SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
+             "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered) ")
+_MERGE_PG_LOCKING = _LOCK_CTE + _MERGE_PG.format(locked=", locked")
+_MERGE_PG = _MERGE_PG.format(locked="")
 
 
 def _merge(conn: Conn, pushed: dict[Key, rule.Run],
-           grouped: dict[Key, list[rule.Point]]) -> int:
-    """Write the pushed runs; how many rows took them (a row absorbed meanwhile: fewer)."""
+           grouped: dict[Key, list[rule.Point]], lock: Sequence[str] = ()) -> int:
+    """Write the pushed runs, on PostgreSQL after locking the servers of `lock`; how many
+    rows took them (a row absorbed meanwhile: fewer)."""
     to_db = datetime_binding(conn.dialect)[0]
     rows = [(to_db(r.last_at), to_db(r.until), r.gap, len(grouped[k]), r.id)
             for k, r in pushed.items()]
     if conn.dialect.name == "postgresql":
-        columns = [list(c) for c in zip(*rows)]
-        return int(conn.exec_driver_sql(_MERGE_PG, tuple(columns)).rowcount)
+        columns = tuple(list(c) for c in zip(*rows))
+        if lock:
+            return int(conn.exec_driver_sql(_MERGE_PG_LOCKING,
+                                            (_LOCK_CLASS, list(lock), *columns)).rowcount)
+        return int(conn.exec_driver_sql(_MERGE_PG, columns).rowcount)
     return int(conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),)).rowcount)
 
 
