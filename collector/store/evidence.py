@@ -212,43 +212,37 @@ _MERGE_SQLITE = (
     "json_extract(value, '$[1]') AS u, json_extract(value, '$[2]') AS g, "
     "json_extract(value, '$[3]') AS n, json_extract(value, '$[4]') AS id "
     "FROM json_each(?)) AS v WHERE evidence_runs.id = v.id")
+# The servers' advisory locks (in order: no deadlock between two folds), as a statement
+# of their own (`_lock_servers`) or taken by the merge itself (`_MERGE_PG`)
+_LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
+          "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
 # bound in binary (`%b`): an array's text form costs the driver ~40 us a report (as the
-# reports' INSERT, store/reports.py)
-_MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
+# reports' INSERT, store/reports.py). The locks in a CTE (volatile, so run once, and first:
+# the join emits no row to update before the CTE's one row exists), one round trip less
+_MERGE_PG = (f"WITH locked AS ({_LOCKS}) "
+             "UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
              "until = greatest(r.until, v.u), gap = greatest(r.gap, v.g), "
              "count = r.count + v.n FROM unnest(%b::timestamptz[], %b::timestamptz[], "
-             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id){locked} "
+             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id), locked "
              "WHERE r.id = v.id")
-# `_lock_servers`' locks taken by the merge itself: the CTE (volatile, so run once and first:
-# the join emits no row to update before its one row exists) locks the servers in
-# order before any run's row is locked
-_LOCK_CTE = ("WITH locked AS (SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
-             "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered) ")
-_MERGE_PG_LOCKING = _LOCK_CTE + _MERGE_PG.format(locked=", locked")
-_MERGE_PG = _MERGE_PG.format(locked="")
 
 
 def _merge(conn: Conn, pushed: dict[Key, rule.Run],
-           grouped: dict[Key, list[rule.Point]], lock: Sequence[str] = ()) -> int:
-    """Write the pushed runs, on PostgreSQL after locking the servers of `lock`; how many
-    rows took them (a row absorbed meanwhile: fewer)."""
+           grouped: dict[Key, list[rule.Point]], lock: Sequence[str]) -> int:
+    """Write the pushed runs, on PostgreSQL after locking the servers of `lock` (every
+    server of the batch); how many rows took them (a row absorbed meanwhile: fewer)."""
     to_db = datetime_binding(conn.dialect)[0]
     rows = [(to_db(r.last_at), to_db(r.until), r.gap, len(grouped[k]), r.id)
             for k, r in pushed.items()]
     if conn.dialect.name == "postgresql":
-        columns = tuple(list(c) for c in zip(*rows))
-        if lock:
-            return int(conn.exec_driver_sql(_MERGE_PG_LOCKING,
-                                            (_LOCK_CLASS, list(lock), *columns)).rowcount)
-        return int(conn.exec_driver_sql(_MERGE_PG, columns).rowcount)
+        columns = [list(c) for c in zip(*rows)]
+        return int(conn.exec_driver_sql(_MERGE_PG, (_LOCK_CLASS, list(lock), *columns)
+                                        ).rowcount)
     return int(conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),)).rowcount)
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:
-    conn.execute(sa.text(
-        "SELECT count(pg_advisory_xact_lock(:c, hashtext(s))) FROM "
-        "(SELECT s FROM unnest(CAST(:servers AS text[])) AS s ORDER BY s) AS ordered"),
-        {"c": _LOCK_CLASS, "servers": list(servers)})
+    conn.exec_driver_sql(_LOCKS, (_LOCK_CLASS, list(servers)))
 
 
 def _touching(conn: Conn, grouped: dict[Key, list[rule.Point]]) -> dict[Key, list[rule.Run]]:
