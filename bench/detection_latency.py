@@ -33,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.detection.netns import Netns, netns
+from tests.detection.netns import Netns, netns, stop
 from tests.helpers import free_port, wait_for_port
 
 ADMIN = {"Authorization": "Bearer admin-bench"}
@@ -122,16 +122,6 @@ path = "{tmp}/spool"
 """)
     path.chmod(0o600)
     return path
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def trial(collector_root: Path) -> tuple[float, float]:
