@@ -106,16 +106,15 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
     for points in grouped.values():
         points.sort()
     # PostgreSQL: every server of the batch locked before any of its runs is read or
-    # written; with the merge of the tails when there is one (a round trip less a batch)
-    lock = sorted({server for server, _ in grouped}) if conn.dialect.name == "postgresql" else []
+    # written, and before the push reads which run is the newest (a statement's snapshot
+    # is taken when it starts: the lock in a statement of its own, so that the push sees
+    # what the last holder committed)
+    if conn.dialect.name == "postgresql":
+        _lock_servers(conn, sorted({server for server, _ in grouped}))
     if tails is not None:
-        grouped, merged = _push_tails(conn, grouped, tails, lock)
-        if merged:
-            lock = []
+        grouped = _push_tails(conn, grouped, tails)
         if not grouped:
             return
-    if lock:
-        _lock_servers(conn, lock)
     stored = _touching(conn, grouped)
     to_db = datetime_binding(conn.dialect)[0]
     inserts: list[dict[str, Any]] = []
@@ -145,13 +144,10 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
                 _run(inserts[run]), id=ids[run]))
 
 
-def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails,
-                lock: Sequence[str]) -> tuple[dict[Key, list[rule.Point]], bool]:
-    """Write the keys whose sightings all continue their newest known run (one UPDATE for
-    all of them, which first takes the advisory locks of `lock`); the other keys, left for
-    the full fold, and whether that UPDATE ran (the locks taken)."""
-    if not conn.dialect.supports_sane_multi_rowcount:
-        return grouped, False
+def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]],
+                tails: Tails) -> dict[Key, list[rule.Point]]:
+    """Write the keys whose sightings all continue their newest known run, if it is still
+    the newest (one UPDATE for all of them); the other keys, left for the full fold."""
     pushed: dict[Key, rule.Run] = {}
     rest: dict[Key, list[rule.Point]] = {}
     for key, points in grouped.items():
@@ -162,20 +158,15 @@ def _push_tails(conn: Conn, grouped: dict[Key, list[rule.Point]], tails: Tails,
         else:
             pushed[key] = run
     if not pushed:
-        return grouped, False
-    if _merge(conn, pushed, grouped, lock) != len(pushed):
-        # a run absorbed meanwhile (another process bridged two runs, deleting one): the
-        # rows still there took their sightings; the others' go through the full fold
-        ids = [r.id for r in pushed.values()]
-        there = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ids))).scalars())
-        for key, run in list(pushed.items()):
-            if run.id not in there:
-                tails.drop(key)
-                rest[key] = grouped[key]
-                del pushed[key]
+        return grouped
+    taken = _merge(conn, pushed, grouped)
     for key, run in pushed.items():
-        tails.put(key, run)
-    return rest, True
+        if run.id in taken:
+            tails.put(key, run)
+        else:  # another process made a newer run, or absorbed this one: the full fold
+            tails.drop(key)
+            rest[key] = grouped[key]
+    return rest
 
 
 def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
@@ -199,6 +190,10 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # Push a run on by what a batch adds (its start stays: the batch's sightings all come
 # after it), MAX against what the row holds, so a concurrent widening by another process is
 # kept (SQLite's scalar max compares its ISO text, PostgreSQL's greatest its timestamptz).
+# Only while the run is still its key's newest: a tail is the newest run its writer knew,
+# and another process may have made a newer one since (the ingest of another worker), which
+# the sightings may reach: then the full fold joins them (tests/evidence/test_ledger_tails.py).
+# RETURNING says which runs took their sightings.
 # Driver SQL: the statement of the ingest's steady state, once per batch, without
 # SQLAlchemy's work per parameter set (the times arrive converted by `datetime_binding`,
 # as the reports' insert binds them). On PostgreSQL one statement for the whole batch
@@ -206,39 +201,37 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # On SQLite too one statement (UPDATE ... FROM, its rows one JSON array): executemany
 # steps the statement once per run, and each step lets go of the GIL, which the writer
 # thread then waits to take back from the busy event loop (store/bodies.py).
+_NEWEST = ("NOT EXISTS (SELECT 1 FROM evidence_runs AS later WHERE later.server_id = {r}.server_id "
+           "AND later.source = {r}.source AND later.last_at > {r}.last_at)")
 _MERGE_SQLITE = (
     "UPDATE evidence_runs SET last_at = max(last_at, v.l), until = max(until, v.u), "
     "gap = max(gap, v.g), count = count + v.n FROM (SELECT json_extract(value, '$[0]') AS l, "
     "json_extract(value, '$[1]') AS u, json_extract(value, '$[2]') AS g, "
     "json_extract(value, '$[3]') AS n, json_extract(value, '$[4]') AS id "
-    "FROM json_each(?)) AS v WHERE evidence_runs.id = v.id")
-# The servers' advisory locks (in order: no deadlock between two folds), as a statement
-# of their own (`_lock_servers`) or taken by the merge itself (`_MERGE_PG`)
-_LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
-          "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
+    "FROM json_each(?)) AS v WHERE evidence_runs.id = v.id AND "
+    + _NEWEST.format(r="evidence_runs") + " RETURNING evidence_runs.id")
 # bound in binary (`%b`): an array's text form costs the driver ~40 us a report (as the
-# reports' INSERT, store/reports.py). The locks in a CTE (volatile, so run once, and first:
-# the join emits no row to update before the CTE's one row exists), one round trip less
-_MERGE_PG = (f"WITH locked AS ({_LOCKS}) "
-             "UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
+# reports' INSERT, store/reports.py)
+_MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
              "until = greatest(r.until, v.u), gap = greatest(r.gap, v.g), "
              "count = r.count + v.n FROM unnest(%b::timestamptz[], %b::timestamptz[], "
-             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id), locked "
-             "WHERE r.id = v.id")
+             "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id) "
+             "WHERE r.id = v.id AND " + _NEWEST.format(r="r") + " RETURNING r.id")
+# The servers' advisory locks, in order: no deadlock between two folds
+_LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
+          "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
 
 
 def _merge(conn: Conn, pushed: dict[Key, rule.Run],
-           grouped: dict[Key, list[rule.Point]], lock: Sequence[str]) -> int:
-    """Write the pushed runs, on PostgreSQL after locking the servers of `lock` (every
-    server of the batch); how many rows took them (a row absorbed meanwhile: fewer)."""
+           grouped: dict[Key, list[rule.Point]]) -> set[int | None]:
+    """Write the pushed runs that are still their key's newest; the ids of those."""
     to_db = datetime_binding(conn.dialect)[0]
     rows = [(to_db(r.last_at), to_db(r.until), r.gap, len(grouped[k]), r.id)
             for k, r in pushed.items()]
     if conn.dialect.name == "postgresql":
         columns = [list(c) for c in zip(*rows)]
-        return int(conn.exec_driver_sql(_MERGE_PG, (_LOCK_CLASS, list(lock), *columns)
-                                        ).rowcount)
-    return int(conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),)).rowcount)
+        return {row[0] for row in conn.exec_driver_sql(_MERGE_PG, tuple(columns))}
+    return {row[0] for row in conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),))}
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:
