@@ -68,8 +68,8 @@ def after_ingest_parsed(conn: Conn, config: Config, delivered: Sequence[Delivere
         return
     ids = [a.server.id for a in arrivals]
     opened = incident_store.open_incidents(
-        conn, [rules.outage_key(kind, i) for i in ids for kind in rules.OUTAGE_KINDS])
-    opened.update(incident_store.open_check_incidents(conn, ids))
+        conn, [rules.outage_key(kind, i) for i in ids for kind in rules.OUTAGE_KINDS],
+        checks_of=ids)
     checking = {i.server_id for i in opened.values()
                 if i.kind == IncidentKind.CHECK_FAILED and i.server_id is not None}
     checking.update(a.server.id for a in arrivals if checks.failing(a.report))

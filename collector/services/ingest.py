@@ -36,7 +36,7 @@ from collector.config import Config
 from collector.domain import evidence as evidence_rule
 from collector.domain.detection import cut_off
 from collector.services import detection
-from collector.store import Database, is_unavailable
+from collector.store import Database, HeldConnection, is_unavailable
 from collector.store import evidence as evidence_store
 from collector.store import reports as report_store
 
@@ -69,13 +69,15 @@ class Incoming:
 
 
 def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming],
-                 tails: evidence_store.Tails | None = None) -> list[bool]:
-    """Store the reports in one transaction; for each, True when it was new. Detection
-    and the evidence ledger see them in the same transaction, so a report is never
-    stored without detection seeing it, nor its evidence lost."""
+                 tails: evidence_store.Tails | None = None,
+                 held: HeldConnection | None = None) -> list[bool]:
+    """Store the reports in one transaction (on `held`'s connection if given); for each,
+    True when it was new. Detection and the evidence ledger see them in the same
+    transaction, so a report is never stored without detection seeing it, nor its
+    evidence lost."""
     keep = dt.timedelta(days=config.report_retention_days)
     raw = [i for i in batch if i.header.collected_at >= i.received_at - keep]
-    with db.write() as conn:
+    with held.write() if held is not None else db.write() as conn:
         new_ids = report_store.insert_reports(conn, [report_store.NewReport(
             i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
             gap_of(i), i.body_json) for i in raw])
@@ -141,6 +143,7 @@ class IngestWriter:
         self._lock = threading.Lock()
         # the newest run of each server's evidence: one UPDATE per batch, no SELECT
         self.tails = evidence_store.Tails()
+        self._held = db.held()  # the thread's connection, kept from batch to batch
         self._thread: threading.Thread | None = None
         self._write_lock = SqliteWriteLock.for_database(db)
 
@@ -213,15 +216,20 @@ class IngestWriter:
         with self._lock:  # _put() holds it while queueing: no report is stranded
             with contextlib.suppress(OSError):
                 self._write_lock.close()
+            self._held.close()
             self._thread = None
             if not self._queue.empty():  # idle timeout raced a _put, or an error escaped
                 self._start()
 
     def _store(self, items: list[Incoming]) -> list[bool | BaseException]:
         try:
-            return list(ingest_batch(self.db, self.config, items, self.tails))
+            return list(ingest_batch(self.db, self.config, items, self.tails, self._held))
         except Exception as exc:  # noqa: BLE001 -- handed to each request, which answers 500
             self.tails = evidence_store.Tails()  # what the rolled-back batch noted is not so
+            if is_unavailable(exc) and self._held.reused:
+                # the connection kept since the last batch was dropped meanwhile (a database
+                # restart): once more on a fresh one, as the pool's pre-ping would have
+                return self._store(items)
             if is_unavailable(exc):  # the database is away (issue 13): 503, the agent spools
                 logger.debug("ingest: database unavailable, %d reports answered 503 (%s)",
                                len(items), self.db.unreachable_reason(exc))

@@ -101,6 +101,10 @@ class Database:
         if self._away_since is not None:
             self._back()
 
+    def held(self) -> HeldConnection:
+        """One connection kept for many write transactions (`HeldConnection`)."""
+        return HeldConnection(self)
+
     def _failed(self, exc: SQLAlchemyError) -> None:
         if not is_unavailable(exc):
             return
@@ -135,6 +139,50 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class HeldConnection:
+    """A connection kept out of the pool from one write transaction to the next: the
+    ingest writer's, whose every batch is a transaction. Taking a PostgreSQL connection
+    from the pool costs a round trip (the pre-ping) that waits, as each statement does,
+    for the busy event loop to give the GIL back (services/ingest.py).
+
+    The pre-ping's job is done after the fact instead (SQLAlchemy's "optimistic"
+    disconnect handling): a transaction that fails closes the connection, and the next
+    one takes a fresh (pre-pinged) one from the pool. A transaction that failed because
+    the database was away (`is_unavailable`) on a connection kept from before (`reused`)
+    may have met only that connection's end (a restart, an administrator's
+    `pg_terminate_backend`, a shutdown that reached it before the pool's ping): it is the
+    caller's to try once more, on a fresh connection, and it is not logged as an outage
+    (the retry's failure is, with the error a fresh connection meets)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: Connection | None = None
+        self.reused = False  # the last transaction ran on a connection kept from before
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """As `Database.write`, on the held connection."""
+        self.reused = self._conn is not None
+        try:
+            if self._conn is None:
+                self._conn = self.db.engine.connect()
+            with self._conn.begin():
+                yield self._conn
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, SQLAlchemyError) and not (self.reused and is_unavailable(exc)):
+                self.db._failed(exc)
+            raise
+        if self.db._away_since is not None:
+            self.db._back()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
 
 
 def is_unavailable(exc: BaseException) -> bool:

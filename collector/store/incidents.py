@@ -167,42 +167,34 @@ def timeline(conn: Conn, incident_id: int) -> list[TimelineEntry]:
             for r in rows]
 
 
-def open_incidents(conn: Conn, keys: Iterable[str]) -> dict[str, Incident]:
-    """dedup key -> its open incident (the newest, as `find_open`), for `keys`."""
-    wanted = sorted(set(keys))
-    if not wanted:
+def open_incidents(conn: Conn, keys: Iterable[str],
+                   checks_of: Iterable[str] = ()) -> dict[str, Incident]:
+    """dedup key -> its open incident (the newest, as `find_open`), for `keys`; and every
+    open check_failed incident of the servers `checks_of` (a check removed from an
+    agent's configuration no longer reports, and its incident must close). One statement
+    for both (the ingest asks both of every batch: each statement lets go of the GIL,
+    services/ingest.py)."""
+    wanted, servers = sorted(set(keys)), sorted(set(checks_of))
+    if not wanted and not servers:
         return {}
-    rows = conn.execute(_open_query(conn.dialect.name), {"keys": json.dumps(wanted)}).mappings()
-    return {r["dedup_key"]: _from_row(r) for r in rows}
-
-
-def open_check_incidents(conn: Conn, server_ids: Iterable[str]) -> dict[str, Incident]:
-    """dedup key -> open check_failed incident, for every check of `server_ids`: a check
-    removed from an agent's configuration no longer reports, and its incident must close."""
-    wanted = sorted(set(server_ids))
-    if not wanted:
-        return {}
-    rows = conn.execute(_open_checks_query(conn.dialect.name),
-                        {"servers": json.dumps(wanted)}).mappings()
+    rows = conn.execute(_open_query(conn.dialect.name), {
+        "keys": json.dumps(wanted), "servers": json.dumps(servers)}).mappings()
     return {r["dedup_key"]: _from_row(r) for r in rows}
 
 
 @functools.cache
-def _open_query(dialect: str) -> sa.Select[Any]:
-    # built once: the same statement object hits SQLAlchemy's compiled cache at once
-    return (sa.select(incidents)
-            .where(incidents.c.dedup_key.in_(json_list("keys", dialect)),
-                   incidents.c.state == IncidentState.OPEN.value)
-            .order_by(incidents.c.id))
-
-
-@functools.cache
-def _open_checks_query(dialect: str) -> sa.Select[Any]:
-    return (sa.select(incidents)
-            .where(incidents.c.server_id.in_(json_list("servers", dialect)),
-                   incidents.c.state == IncidentState.OPEN.value,
-                   incidents.c.kind == IncidentKind.CHECK_FAILED.value)
-            .order_by(incidents.c.id))
+def _open_query(dialect: str) -> sa.CompoundSelect:
+    # built once: the same statement object hits SQLAlchemy's compiled cache at once. Two
+    # selects, not one OR, each read by its own index; they never return the same row (a
+    # check's dedup key is none of the outage keys asked for, and a row of the second is
+    # check_failed, so not an outage's)
+    is_open = incidents.c.state == IncidentState.OPEN.value
+    by_key = sa.select(incidents).where(incidents.c.dedup_key.in_(json_list("keys", dialect)),
+                                        is_open)
+    checks = sa.select(incidents).where(
+        incidents.c.server_id.in_(json_list("servers", dialect)), is_open,
+        incidents.c.kind == IncidentKind.CHECK_FAILED.value)
+    return sa.union_all(by_key, checks).order_by(sa.column("id"))
 
 
 # --- problems (contract §2: outages of one service or network grouped) ---------------------

@@ -1,9 +1,10 @@
-"""PostgreSQL connections the server ended while they rested in the collector's pool (a
-restart, a fail-over, an administrator's `pg_terminate_backend`): the next report is
-answered 202 and stored, the next read answers 200, with no restart of the collector and
-no 503 for the agent to wait out (collector/store/database.py `_ping_when_idle`: a
-connection is pinged when taken again only if it rested a second or more, or if the
-server sent something on it since, as it does when it ends one)."""
+"""PostgreSQL connections the server ended while the collector held them (a restart, a
+fail-over, an administrator's `pg_terminate_backend`): the next report is answered 202 and
+stored, the next read answers 200, with no restart of the collector and no 503 for the
+agent to wait out. A pooled connection is pinged when taken (SQLAlchemy's pre-ping); the
+ingest writer keeps its own from batch to batch (collector/store/database.py
+`HeldConnection`) and tries a batch that met that connection's end once more on a fresh
+one."""
 from __future__ import annotations
 
 import psycopg
