@@ -77,10 +77,13 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming],
     evidence lost."""
     keep = dt.timedelta(days=config.report_retention_days)
     raw = [i for i in batch if i.header.collected_at >= i.received_at - keep]
+    # PostgreSQL: the reports' insert takes the ledger's locks of the batch's servers
+    locked = db.dialect == "postgresql" and bool(raw)
+    servers = sorted({i.header.server_id for i in batch}) if locked else []
     with held.write() if held is not None else db.write() as conn:
         new_ids = report_store.insert_reports(conn, [report_store.NewReport(
             i.header.report_id, i.header.server_id, i.header.collected_at, i.received_at,
-            gap_of(i), i.body_json) for i in raw])
+            gap_of(i), i.body_json) for i in raw], lock_evidence=servers)
         stored: list[bool] = []
         for item in batch:  # the same report twice in one batch: the first one is new
             key = (item.header.server_id, item.header.report_id)
@@ -93,7 +96,7 @@ def ingest_batch(db: Database, config: Config, batch: Sequence[Incoming],
         if news:
             evidence_store.record(conn, [evidence_store.Sighting(
                 i.header.server_id, "report", i.header.collected_at, gap_of(i))
-                for i in news if not cut_off(i.body)], tails)
+                for i in news if not cut_off(i.body)], tails, locked=locked)
             detection.after_ingest_parsed(conn, config, [  # parsed once, by the route
                 (i.body, i.header.collected_at, i.received_at) for i in news])
     if not logger.isEnabledFor(logging.DEBUG):  # the hot path: no per-report arguments

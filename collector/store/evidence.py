@@ -37,7 +37,7 @@ Key = tuple[str, str]  # (server_id, source)
 PRUNE_BATCH = 5000
 # the keys of the advisory locks (pg_advisory_xact_lock(int, int)): this class, then the
 # server id's hash; leadership.py's single 64-bit key lives in the other key space
-_LOCK_CLASS = 0x5647  # "VG"
+LOCK_CLASS = 0x5647  # "VG"
 # a batch whose sightings all fall within this of the newest is read in one statement;
 # older (late, spooled) ones are read per server and source
 _ONE_WINDOW = dt.timedelta(hours=6)
@@ -91,11 +91,14 @@ class Tails:
         self._runs.pop(key, None)
 
 
-def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None) -> None:
+def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None, *,
+           locked: bool = False) -> None:
     """Fold sightings into the runs (O(changes) rows: a sighting at a run's end pushes it).
     A gap outside 1..MAX_GAP seconds raises ValueError before anything is written. With
     `tails`, a key whose sightings all continue its newest known run is written with one
-    merging UPDATE for the whole batch, without reading the runs first."""
+    merging UPDATE for the whole batch, without reading the runs first. `locked`: the
+    transaction holds the locks of every server of `sightings` already, taken by an
+    earlier statement (`LOCKS`, as the reports' insert of the ingest does)."""
     grouped: dict[Key, list[rule.Point]] = {}
     for s in sightings:
         if s.at.tzinfo is None:
@@ -109,7 +112,7 @@ def record(conn: Conn, sightings: Sequence[Sighting], tails: Tails | None = None
     # written, and before the push reads which run is the newest (a statement's snapshot
     # is taken when it starts: the lock in a statement of its own, so that the push sees
     # what the last holder committed)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and not locked:
         _lock_servers(conn, sorted({server for server, _ in grouped}))
     if tails is not None:
         grouped = _push_tails(conn, grouped, tails)
@@ -217,8 +220,9 @@ _MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), 
              "count = r.count + v.n FROM unnest(%b::timestamptz[], %b::timestamptz[], "
              "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id) "
              "WHERE r.id = v.id AND " + _NEWEST.format(r="r") + " RETURNING r.id")
-# The servers' advisory locks, in order: no deadlock between two folds
-_LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
+# The servers' advisory locks, in order: no deadlock between two folds. Its parameters:
+# the lock class, the server ids. The reports' insert takes them too (`LOCKS` in a CTE)
+LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
           "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
 
 
@@ -235,7 +239,7 @@ def _merge(conn: Conn, pushed: dict[Key, rule.Run],
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:
-    conn.exec_driver_sql(_LOCKS, (_LOCK_CLASS, list(servers)))
+    conn.exec_driver_sql(LOCKS, (LOCK_CLASS, list(servers)))
 
 
 def _touching(conn: Conn, grouped: dict[Key, list[rule.Point]]) -> dict[Key, list[rule.Run]]:

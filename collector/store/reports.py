@@ -25,6 +25,7 @@ from sqlalchemy.engine import Dialect
 from collector.domain.report import MAX_DEPTH, depth_over, first_problem, too_deep
 from collector.store._sql import datetime_binding, insert_on_conflict, utc
 from collector.store.bodies import decode_body, encode_bodies, encode_body
+from collector.store import evidence
 from collector.store.database import Conn
 from collector.store.tables import reports
 
@@ -87,12 +88,18 @@ def insert_report(conn: Conn, *, report_id: str, server_id: str,
 _UNIQUE = ["server_id", "report_id"]  # tables.reports' unique constraint
 
 
-def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str]]:
+def insert_reports(conn: Conn, batch: Sequence[NewReport],
+                   lock_evidence: Sequence[str] = ()) -> set[tuple[str, str]]:
     """Store many reports once each in one statement; the (server_id, report_id) pairs
     that were new (a pair already stored is a duplicate, whoever else uses the id).
 
     The body is the text received, compressed (`encode_body`): no decode/encode round
-    trip, the text as sent is what a listing reads back."""
+    trip, the text as sent is what a listing reads back.
+
+    On PostgreSQL, with a report to insert, the same statement first takes the evidence
+    ledger's locks of the servers `lock_evidence` (store/evidence.py `LOCKS`, in a CTE),
+    for the rest of the transaction: the ingest's statements after it see what the last
+    holder committed, and the batch saves the round trip of a statement of its own."""
     if not batch:
         return set()
     to_db, _ = datetime_binding(conn.dialect)
@@ -105,6 +112,9 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
         columns = ([r.report_id for r in batch], [r.server_id for r in batch],
                    [r.collected_at for r in batch], [r.received_at for r in batch],
                    [r.interval for r in batch], encode_bodies([r.body_json for r in batch]))
+        if lock_evidence:
+            return {(row[0], row[1]) for row in conn.exec_driver_sql(
+                _INSERT_LOCKING_PG, (evidence.LOCK_CLASS, sorted(lock_evidence), *columns))}
         return {(row[0], row[1]) for row in conn.exec_driver_sql(_INSERT_PG, columns)}
     params = [{"report_id": r.report_id, "server_id": r.server_id,
                "collected_at": to_db(r.collected_at), "received_at": to_db(r.received_at),
@@ -115,10 +125,19 @@ def insert_reports(conn: Conn, batch: Sequence[NewReport]) -> set[tuple[str, str
     return {(row[0], row[1]) for row in conn.execute(_insert_reports(conn.dialect), params)}
 
 
+_UNNEST = ("unnest(%b::varchar[], %b::varchar[], %b::timestamptz[], %b::timestamptz[], "
+           "%b::int[], %b::bytea[])")
 _INSERT_PG = (
     "INSERT INTO reports (report_id, server_id, collected_at, received_at, interval, body) "
-    "SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::timestamptz[], "
-    "%b::timestamptz[], %b::int[], %b::bytea[]) "
+    f"SELECT * FROM {_UNNEST} "
+    "ON CONFLICT (server_id, report_id) DO NOTHING RETURNING server_id, report_id")
+# The locks' CTE (volatile, so run once) is computed whole before the join gives the
+# insert its first row, whatever the join's order: every lock is held before any row is
+# written, as when a statement of its own takes them
+_INSERT_LOCKING_PG = (
+    f"WITH locked AS ({evidence.LOCKS}) "
+    "INSERT INTO reports (report_id, server_id, collected_at, received_at, interval, body) "
+    f"SELECT u.* FROM {_UNNEST} AS u CROSS JOIN locked "
     "ON CONFLICT (server_id, report_id) DO NOTHING RETURNING server_id, report_id")
 
 

@@ -1,5 +1,6 @@
-"""The ingest's fold of a batch into server_state on SQLite (two statements per round of
-distinct servers, `store/server_state.record_reports`) leaves every row as the upsert
+"""The ingest's fold of a batch into server_state on SQLite (one statement per round of
+distinct servers, two more for those with no row yet: `store/server_state.record_reports`)
+leaves every row as the upsert
 applied delivery by delivery does (the statement PostgreSQL runs, and SQLite ran before):
 whatever the stored rows (missing, partial, pending, older or newer reports) and however
 often a server appears in the batch, in whatever order of times."""
