@@ -196,7 +196,9 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # Only while the run is still its key's newest: a tail is the newest run its writer knew,
 # and another process may have made a newer one since (the ingest of another worker), which
 # the sightings may reach: then the full fold joins them (tests/evidence/test_ledger_tails.py).
-# RETURNING says which runs took their sightings.
+# The rows changed counted, not returned: on SQLite each row RETURNING gives back is a step
+# of the statement, which lets go of the GIL (below). Fewer than the runs pushed (another
+# process made a newer run, or absorbed one: rare), `_still_newest` says which took them.
 # Driver SQL: the statement of the ingest's steady state, once per batch, without
 # SQLAlchemy's work per parameter set (the times arrive converted by `datetime_binding`,
 # as the reports' insert binds them). On PostgreSQL one statement for the whole batch
@@ -204,6 +206,7 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # On SQLite too one statement (UPDATE ... FROM, its rows one JSON array): executemany
 # steps the statement once per run, and each step lets go of the GIL, which the writer
 # thread then waits to take back from the busy event loop (store/bodies.py).
+_LATER = runs.alias("later")  # `_NEWEST` in SQLAlchemy's terms, for `_still_newest`
 _NEWEST = ("NOT EXISTS (SELECT 1 FROM evidence_runs AS later WHERE later.server_id = {r}.server_id "
            "AND later.source = {r}.source AND later.last_at > {r}.last_at)")
 _MERGE_SQLITE = (
@@ -212,14 +215,14 @@ _MERGE_SQLITE = (
     "json_extract(value, '$[1]') AS u, json_extract(value, '$[2]') AS g, "
     "json_extract(value, '$[3]') AS n, json_extract(value, '$[4]') AS id "
     "FROM json_each(?)) AS v WHERE evidence_runs.id = v.id AND "
-    + _NEWEST.format(r="evidence_runs") + " RETURNING evidence_runs.id")
+    + _NEWEST.format(r="evidence_runs"))
 # bound in binary (`%b`): an array's text form costs the driver ~40 us a report (as the
 # reports' INSERT, store/reports.py)
 _MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), "
              "until = greatest(r.until, v.u), gap = greatest(r.gap, v.g), "
              "count = r.count + v.n FROM unnest(%b::timestamptz[], %b::timestamptz[], "
              "%b::int[], %b::int[], %b::bigint[]) AS v(l, u, g, n, id) "
-             "WHERE r.id = v.id AND " + _NEWEST.format(r="r") + " RETURNING r.id")
+             "WHERE r.id = v.id AND " + _NEWEST.format(r="r"))
 # The servers' advisory locks, in order: no deadlock between two folds. Its parameters:
 # the lock class, the server ids. The reports' insert takes them too (`LOCKS` in a CTE)
 LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
@@ -234,8 +237,21 @@ def _merge(conn: Conn, pushed: dict[Key, rule.Run],
             for k, r in pushed.items()]
     if conn.dialect.name == "postgresql":
         columns = [list(c) for c in zip(*rows)]
-        return {row[0] for row in conn.exec_driver_sql(_MERGE_PG, tuple(columns))}
-    return {row[0] for row in conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),))}
+        changed = conn.exec_driver_sql(_MERGE_PG, tuple(columns)).rowcount
+    else:
+        changed = conn.exec_driver_sql(_MERGE_SQLITE, (json.dumps(rows),)).rowcount
+    ids = {r.id for r in pushed.values()}
+    return ids if changed == len(ids) else _still_newest(conn, ids)
+
+
+def _still_newest(conn: Conn, ids: set[int | None]) -> set[int | None]:
+    """Of the runs `ids`, those still there and still their key's newest: after the merge
+    in the same transaction (its servers locked), exactly the ones it changed."""
+    later = sa.select(sa.literal(1)).where(
+        _LATER.c.server_id == runs.c.server_id, _LATER.c.source == runs.c.source,
+        _LATER.c.last_at > runs.c.last_at).exists()
+    return set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(list(ids)), ~later))
+               .scalars())
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:

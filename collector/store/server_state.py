@@ -188,17 +188,16 @@ def record_reports(conn: Conn, deliveries: Sequence[Delivery]) -> None:
     # loop (store/bodies.py). Instead one statement per round of distinct servers (a
     # server's second delivery of the batch in the next round: the fold stays in order),
     # reading the round from one JSON array: every row there folded by the same
-    # expressions as the upsert's; for a server with no row yet (RETURNING says which
-    # were folded), the row made, then folded (a made row folds into exactly the row the
+    # expressions as the upsert's (counted, not returned: each row returned is a step,
+    # which lets go of the GIL too); when some server had no row yet, the rows missing
+    # made (RETURNING says which), then folded (a made row folds into exactly the row the
     # upsert would have inserted).
     make, fold = _sqlite_fold()
     for round_ in _rounds(rows):
-        folded = set(conn.execute(fold, {"rows": json.dumps(round_)}).scalars())
-        missing = [row for row in round_ if row[0] not in folded]
-        if missing:
-            payload = {"rows": json.dumps(missing)}
-            conn.execute(make, payload)
-            conn.execute(fold, payload)
+        payload = {"rows": json.dumps(round_)}
+        if conn.execute(fold, payload).rowcount < len(round_):
+            made = set(conn.execute(make, payload).scalars())
+            conn.execute(fold, {"rows": json.dumps([r for r in round_ if r[0] in made])})
 
 
 _PARAMS = ("s_id", "s_at", "s_now", "s_siv", "s_iv")
@@ -263,8 +262,8 @@ def _upsert(dialect: Dialect) -> sa.Insert:
 def _sqlite_fold() -> tuple[sa.Insert, sa.Update]:
     """`record_reports`' two statements on SQLite, over `:rows` (a JSON array of
     `_PARAMS` tuples, one per server): make the missing rows as the fold of their first
-    delivery expects them (nothing seen, changed at its arrival, version 0); fold (the
-    ids of the rows folded)."""
+    delivery expects them (nothing seen, changed at its arrival, version 0: the ids of
+    the rows made), then fold."""
     from sqlalchemy.dialects import sqlite
 
     value = sa.column("value")
@@ -280,5 +279,5 @@ def _sqlite_fold() -> tuple[sa.Insert, sa.Update]:
                   sa.literal(0)).where(sa.true())).on_conflict_do_nothing()
     fold = sa.update(server_state).values(
         _folded(sqlite.dialect(), v.c.s_at, v.c.s_now, v.c.s_iv, v.c.s_siv)
-    ).where(c.server_id == v.c.s_id).returning(c.server_id)
-    return make, fold
+    ).where(c.server_id == v.c.s_id)
+    return make.returning(server_state.c.server_id), fold
