@@ -205,6 +205,9 @@ def sync_file(db: Database, config: Config, now: dt.datetime) -> Synced:
     no longer has retired; an isolated server stays isolated. One transaction."""
     wanted = _file_entries(config)
     with db.write() as conn:
+        # the processes of one collector start together, each syncing the same file: the
+        # second one reads the entries once the first has committed (no row inserted twice)
+        store.lock(conn)
         have = {(e.kind, e.id): e for e in store.entries(conn)}
         new = [e for key, e in wanted.items() if key not in have]
         changed: list[Entry] = []

@@ -49,6 +49,14 @@ def version(conn: Conn) -> int:
                             .where(inventory_version.c.id == 1)).scalar_one())
 
 
+def lock(conn: Conn) -> None:
+    """The version row locked for the rest of the transaction (PostgreSQL; SQLite's writer
+    holds the database already): a writer that reads the entries after it sees those of
+    every change committed before it, and no other change commits until it does."""
+    conn.execute(sa.select(inventory_version.c.version).where(inventory_version.c.id == 1)
+                 .with_for_update())
+
+
 def bump(conn: Conn) -> int:
     """+1, in the caller's transaction, before its writes (`insert`, `replace` take the new
     version): the change and its announcement commit together, and the version row stays

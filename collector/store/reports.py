@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from collector.domain.report import MAX_DEPTH, depth_over, first_problem, too_deep
+from collector.store import evidence
 from collector.store._sql import datetime_binding, insert_on_conflict, utc
 from collector.store.bodies import decode_body, encode_bodies, encode_body
-from collector.store import evidence
 from collector.store.database import Conn
 from collector.store.tables import reports
 
