@@ -3,22 +3,11 @@ server's runs: a tail is only a guess of the newest run, never what decides a jo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-
-import pytest
 
 from collector.domain.evidence import presence_of
 from collector.store import Database, evidence
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _at(seconds: int) -> dt.datetime:
