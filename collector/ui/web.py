@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.api.auth import Principal, PrincipalKind
@@ -84,15 +85,19 @@ def when(value: dt.datetime | int | None, tz: ZoneInfo | str = "UTC", *,
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
-def span(start: dt.datetime, end: dt.datetime | None, tz: str = "UTC") -> str:
-    """"2026-11-29 10:00 to 10:15 CET" within a day, both dates otherwise."""
+def span(start: dt.datetime, end: dt.datetime | None, tz: str = "UTC") -> Markup:
+    """"2026-11-29 10:00 to 10:15 CET" within a day, both dates otherwise; each end kept
+    on one line, the line free to break between them (both dates do not fit a phone's
+    width on one line)."""
     if end is None:
-        return f"{when(start, tz)}, ongoing"
+        return Markup('<span class="t">{}</span>, ongoing').format(when(start, tz))
     zone = ZoneInfo(tz)
     a, b = start.astimezone(zone), end.astimezone(zone)
     if a.date() == b.date() and a.tzname() == b.tzname():
-        return f"{a:%Y-%m-%d %H:%M} to {b:%H:%M %Z}"
-    return f"{when(start, tz)} to {when(end, tz)}"
+        first, last = f"{a:%Y-%m-%d %H:%M}", f"{b:%H:%M %Z}"
+    else:
+        first, last = when(start, tz), when(end, tz)
+    return Markup('<span class="t">{}</span> to <span class="t">{}</span>').format(first, last)
 
 
 def duration(seconds: float | Decimal | None) -> str:
