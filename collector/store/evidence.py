@@ -226,7 +226,7 @@ _MERGE_PG = ("UPDATE evidence_runs AS r SET last_at = greatest(r.last_at, v.l), 
 # The servers' advisory locks, in order: no deadlock between two folds. Its parameters:
 # the lock class, the server ids. The reports' insert takes them too (`LOCKS` in a CTE)
 LOCKS = ("SELECT count(pg_advisory_xact_lock(%b::int, hashtext(s))) AS n "
-          "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
+         "FROM (SELECT s FROM unnest(%b::text[]) AS s ORDER BY s) AS ordered")
 
 
 def _merge(conn: Conn, pushed: dict[Key, rule.Run],
