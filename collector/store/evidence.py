@@ -206,7 +206,6 @@ def _continued(tail: rule.Run, points: Sequence[rule.Point]) -> rule.Run | None:
 # On SQLite too one statement (UPDATE ... FROM, its rows one JSON array): executemany
 # steps the statement once per run, and each step lets go of the GIL, which the writer
 # thread then waits to take back from the busy event loop (store/bodies.py).
-_LATER = runs.alias("later")  # `_NEWEST` in SQLAlchemy's terms, for `_still_newest`
 _NEWEST = ("NOT EXISTS (SELECT 1 FROM evidence_runs AS later WHERE later.server_id = {r}.server_id "
            "AND later.source = {r}.source AND later.last_at > {r}.last_at)")
 _MERGE_SQLITE = (
@@ -247,11 +246,8 @@ def _merge(conn: Conn, pushed: dict[Key, rule.Run],
 def _still_newest(conn: Conn, ids: set[int | None]) -> set[int | None]:
     """Of the runs `ids`, those still there and still their key's newest: after the merge
     in the same transaction (its servers locked), exactly the ones it changed."""
-    later = sa.select(sa.literal(1)).where(
-        _LATER.c.server_id == runs.c.server_id, _LATER.c.source == runs.c.source,
-        _LATER.c.last_at > runs.c.last_at).exists()
-    return set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(list(ids)), ~later))
-               .scalars())
+    return set(conn.execute(sa.select(runs.c.id).where(
+        runs.c.id.in_(list(ids)), sa.text(_NEWEST.format(r="evidence_runs")))).scalars())
 
 
 def _lock_servers(conn: Conn, servers: Sequence[str]) -> None:
